@@ -1,0 +1,69 @@
+import CNNKitKernels
+
+/// Builds the kernel geometry for `input` (NCHW) and `weight` (OIHW), checking that they fit.
+func conv2dShape(
+  input: [Int], weight: [Int], stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+) throws -> Conv2dShape {
+  let op = "conv2d"
+  guard input.count == 4 else {
+    throw TensorError.shapeMismatch(operation: op, message: "expected NCHW input, got \(shapeString(input))")
+  }
+  guard weight.count == 4, groups > 0, weight[0] % groups == 0, input[1] % groups == 0 else {
+    throw TensorError.shapeMismatch(operation: op, message: "weight \(shapeString(weight)) with groups \(groups) is not valid")
+  }
+  guard input[1] == weight[1] * groups else {
+    throw TensorError.shapeMismatch(
+      operation: op,
+      message: "input \(shapeString(input)) has \(input[1]) channels, weight \(shapeString(weight)) with groups \(groups) expects \(weight[1] * groups)")
+  }
+  let s = Conv2dShape(
+    batch: input[0], inChannels: input[1], inHeight: input[2], inWidth: input[3], outChannels: weight[0],
+    kernelHeight: weight[2], kernelWidth: weight[3], strideHeight: stride.0, strideWidth: stride.1,
+    padHeight: padding.0, padWidth: padding.1, dilationHeight: dilation.0, dilationWidth: dilation.1,
+    groups: groups)
+  let effectiveH = input[2] + 2 * padding.0 - dilation.0 * (weight[2] - 1)
+  let effectiveW = input[3] + 2 * padding.1 - dilation.1 * (weight[3] - 1)
+  guard effectiveH > 0, effectiveW > 0 else {
+    throw TensorError.emptyOutput(
+      operation: op,
+      message: "input \(input[2])×\(input[3]) with padding \(padding.0) is smaller than the \(weight[2])×\(weight[3]) kernel; output would be empty")
+  }
+  return s
+}
+
+extension Functional {
+  /// 2-D convolution, PyTorch's `F.conv2d`: input NCHW, weight OIHW (I = C_in / groups), bias [O].
+  public static func conv2d(
+    _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
+    padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
+  ) throws -> Tensor {
+    let s = try conv2dShape(
+      input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    if let bias, bias.shape != [weight.shape[0]] {
+      throw TensorError.shapeMismatch(operation: "conv2d", message: "bias \(shapeString(bias.shape)) ≠ [\(weight.shape[0])]")
+    }
+    let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
+    if input.isMeta { return Tensor(metaShape: outShape) }
+    let out = Tensor(zeros: outShape)
+    conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    var inputs = [input, weight]
+    if let bias { inputs.append(bias) }
+    return out.recording("conv2d", inputs) { g in
+      var dx: Tensor? = nil
+      if input.requiresGrad {
+        dx = Tensor(zeros: input.shape)
+        conv2dBackwardInput(s, gradOutput: g.data, weight: weight.data, gradInput: dx!.data)
+      }
+      var dw: Tensor? = nil
+      var db: Tensor? = nil
+      if weight.requiresGrad || (bias?.requiresGrad ?? false) {
+        let w = Tensor(zeros: weight.shape)
+        let b = bias.map { Tensor(zeros: $0.shape) }
+        conv2dBackwardWeight(s, input: input.data, gradOutput: g.data, gradWeight: w.data, gradBias: b?.data)
+        dw = w
+        db = b
+      }
+      return bias == nil ? [dx, dw] : [dx, dw, db]
+    }
+  }
+}

@@ -1,0 +1,63 @@
+extension Functional {
+  /// `a + b` for same-shaped tensors (residual connections).
+  public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    guard a.shape == b.shape else {
+      throw TensorError.shapeMismatch(operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
+    }
+    if a.isMeta || b.isMeta { return Tensor(metaShape: a.shape) }
+    let out = Tensor(zeros: a.shape)
+    for i in 0..<a.count { out.data[i] = a.data[i] + b.data[i] }
+    return out.recording("add", [a, b]) { g in [g, g] }
+  }
+
+  /// `a · scalar`.
+  public static func scale(_ a: Tensor, by factor: Float) -> Tensor {
+    if a.isMeta { return Tensor(metaShape: a.shape) }
+    let out = Tensor(zeros: a.shape)
+    for i in 0..<a.count { out.data[i] = a.data[i] * factor }
+    return out.recording("scale", [a]) { g in
+      let dx = Tensor(zeros: a.shape)
+      for i in 0..<a.count { dx.data[i] = g.data[i] * factor }
+      return [dx]
+    }
+  }
+
+  /// The same elements viewed with another shape; one dimension may be −1 (inferred).
+  public static func reshape(_ input: Tensor, _ shape: [Int]) throws -> Tensor {
+    var resolved = shape
+    let known = shape.filter { $0 != -1 }.reduce(1, *)
+    if let i = shape.firstIndex(of: -1) {
+      guard known > 0, input.count % known == 0 else {
+        throw TensorError.shapeMismatch(operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
+      }
+      resolved[i] = input.count / known
+    }
+    guard resolved.reduce(1, *) == input.count, resolved.allSatisfy({ $0 >= 0 }) else {
+      throw TensorError.shapeMismatch(operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
+    }
+    if input.isMeta { return Tensor(metaShape: resolved) }
+    let out = Tensor(shape: resolved, storage: input.storage)
+    return out.recording("reshape", [input]) { g in [Tensor(shape: input.shape, storage: g.storage)] }
+  }
+
+  /// Flattens dimensions `startDim...` into one, PyTorch's `torch.flatten(x, 1)` by default.
+  public static func flatten(_ input: Tensor, startDim: Int = 1) throws -> Tensor {
+    guard startDim < input.rank else { return input }
+    let head = Array(input.shape.prefix(startDim))
+    return try reshape(input, head + [input.shape.dropFirst(startDim).reduce(1, *)])
+  }
+
+  /// Sum of all elements, as a one-element tensor.
+  public static func sum(_ input: Tensor) -> Tensor {
+    if input.isMeta { return Tensor(metaShape: [1]) }
+    var total: Double = 0
+    for i in 0..<input.count { total += Double(input.data[i]) }
+    let out = Tensor(shape: [1], scalars: [Float(total)])
+    return out.recording("sum", [input]) { g in [Tensor(repeating: g.data[0], shape: input.shape)] }
+  }
+
+  /// Mean of all elements, as a one-element tensor.
+  public static func mean(_ input: Tensor) -> Tensor {
+    scale(sum(input), by: 1 / Float(max(input.count, 1)))
+  }
+}

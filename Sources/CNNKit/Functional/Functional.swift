@@ -1,0 +1,2 @@
+/// Stateless differentiable operations, as PyTorch's `torch.nn.functional`. Layers call these.
+public enum Functional {}

@@ -1,0 +1,50 @@
+import CNNKitKernels
+
+extension Functional {
+  /// Fully connected layer, PyTorch's `F.linear`: `y = x · Wᵀ + b` with x [N, in], W [out, in], b [out].
+  public static func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+    guard input.rank == 2, weight.rank == 2, input.shape[1] == weight.shape[1] else {
+      throw TensorError.shapeMismatch(
+        operation: "linear",
+        message: "input \(shapeString(input.shape)) does not fit weight \(shapeString(weight.shape)) (expects [N, \(weight.shape.last ?? 0)])")
+    }
+    let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
+    if let bias, bias.shape != [outF] {
+      throw TensorError.shapeMismatch(operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
+    }
+    if input.isMeta { return Tensor(metaShape: [n, outF]) }
+    let out = Tensor(zeros: [n, outF])
+    if let bias {
+      for r in 0..<n { (out.data + r * outF).update(from: bias.data, count: outF) }
+    }
+    gemm(
+      transposeA: false, transposeB: true, m: n, n: outF, k: inF, alpha: 1, a: input.data, lda: inF,
+      b: weight.data, ldb: inF, beta: bias == nil ? 0 : 1, c: out.data, ldc: outF)
+    var inputs = [input, weight]
+    if let bias { inputs.append(bias) }
+    return out.recording("linear", inputs) { g in
+      var dx: Tensor? = nil
+      if input.requiresGrad {
+        // dx = dy · W
+        dx = Tensor(zeros: input.shape)
+        gemm(
+          transposeA: false, transposeB: false, m: n, n: inF, k: outF, alpha: 1, a: g.data, lda: outF,
+          b: weight.data, ldb: inF, beta: 0, c: dx!.data, ldc: inF)
+      }
+      var dw: Tensor? = nil
+      if weight.requiresGrad {
+        // dW = dyᵀ · x
+        dw = Tensor(zeros: weight.shape)
+        gemm(
+          transposeA: true, transposeB: false, m: outF, n: inF, k: n, alpha: 1, a: g.data, lda: outF,
+          b: input.data, ldb: inF, beta: 0, c: dw!.data, ldc: inF)
+      }
+      guard let bias else { return [dx, dw] }
+      let db = Tensor(zeros: bias.shape)
+      for r in 0..<n {
+        for j in 0..<outF { db.data[j] += g.data[r * outF + j] }
+      }
+      return [dx, dw, db]
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/// Runs its children in order; children are named "0", "1", ... as in PyTorch's `nn.Sequential`.
+public final class Sequential: Module {
+  /// Creates a sequence of layers.
+  public init(_ layers: [Module]) {
+    super.init()
+    for (i, layer) in layers.enumerated() { register(String(i), layer) }
+  }
+
+  /// Creates a sequence from a variadic list.
+  public convenience init(_ layers: Module...) { self.init(layers) }
+
+  /// The layers in order.
+  public var layers: [Module] { namedChildren.map(\.module) }
+
+  /// The i-th layer.
+  public subscript(index: Int) -> Module { namedChildren[index].module }
+
+  public override var isContainer: Bool { true }
+
+  public override func forward(_ input: Tensor) throws -> Tensor {
+    var x = input
+    for (_, layer) in namedChildren { x = try layer(x) }
+    return x
+  }
+}

@@ -1,0 +1,139 @@
+import CNNKitKernels
+import Foundation
+
+/// Errors raised by tensor operations and layers: always say which op or layer and what was expected.
+public enum TensorError: Error, Equatable, CustomStringConvertible {
+  /// An operation got operands whose shapes do not fit; the message names both shapes.
+  case shapeMismatch(operation: String, message: String)
+  /// A layer's output would be empty (e.g. an input smaller than the kernel).
+  case emptyOutput(operation: String, message: String)
+  /// A layer failed; `layer` is its PyTorch-style description, `underlying` the op's message.
+  case inLayer(layer: String, underlying: String)
+
+  public var description: String {
+    switch self {
+    case .shapeMismatch(let op, let message): return "\(op): \(message)"
+    case .emptyOutput(let op, let message): return "\(op): \(message)"
+    case .inLayer(let layer, let underlying): return "\(layer): \(underlying)"
+    }
+  }
+}
+
+/// Owner of a tensor's element buffer: 64-byte aligned so SIMD loads never split cache lines.
+public final class TensorStorage: @unchecked Sendable {
+  /// First element.
+  public let pointer: UnsafeMutablePointer<Float>
+  /// Number of elements.
+  public let count: Int
+
+  /// Allocates `count` elements, zero-filled.
+  public init(count: Int) {
+    self.count = count
+    let bytes = max(count, 1) * MemoryLayout<Float>.stride
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+  }
+
+  deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// A dense Float32 tensor in contiguous row-major (NCHW for images) layout, with reverse-mode
+/// autograd: results of differentiable ops remember how to send gradients back to their inputs.
+///
+/// A *meta* tensor has a shape and no elements; layers run on it to trace shapes for summaries
+/// without computing anything (PyTorch's "meta" device).
+public final class Tensor: @unchecked Sendable {
+  /// Dimensions, outermost first.
+  public let shape: [Int]
+  /// The element buffer (empty for meta tensors).
+  public let storage: TensorStorage
+  /// True for shape-only tensors.
+  public let isMeta: Bool
+  /// Whether gradients flow to this tensor. Set on parameters; ops propagate it.
+  public var requiresGrad: Bool
+  /// Accumulated gradient of a leaf tensor after `backward()`.
+  public var grad: Tensor?
+  /// The op that produced this tensor, when it was recorded for autograd.
+  var gradNode: GradNode?
+
+  /// Wraps existing storage (no copy). `storage.count` must equal the shape's product.
+  public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
+    precondition(storage.count == shape.reduce(1, *), "storage size does not match shape \(shape)")
+    self.shape = shape
+    self.storage = storage
+    self.isMeta = false
+    self.requiresGrad = requiresGrad
+  }
+
+  /// A zero-filled tensor.
+  public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+    self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+  }
+
+  /// A tensor filled with `value`.
+  public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+    self.init(zeros: shape, requiresGrad: requiresGrad)
+    storage.pointer.update(repeating: value, count: count)
+  }
+
+  /// A tensor holding `scalars` (row-major) with the given shape.
+  public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
+    precondition(scalars.count == shape.reduce(1, *), "\(scalars.count) scalars do not fill shape \(shape)")
+    self.init(zeros: shape, requiresGrad: requiresGrad)
+    scalars.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: scalars.count) }
+  }
+
+  /// A shape-only tensor: ops compute its result's shape and nothing else.
+  public init(metaShape shape: [Int]) {
+    self.shape = shape
+    self.storage = TensorStorage(count: 0)
+    self.isMeta = true
+    self.requiresGrad = false
+  }
+
+  /// Number of elements.
+  public var count: Int { shape.reduce(1, *) }
+  /// Number of dimensions.
+  public var rank: Int { shape.count }
+  /// Read-only pointer to the first element.
+  public var data: UnsafeMutablePointer<Float> { storage.pointer }
+  /// The elements as an array (a copy).
+  public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+  /// The single element of a one-element tensor.
+  public var item: Float {
+    precondition(count == 1, "item needs a one-element tensor, got shape \(shape)")
+    return storage.pointer[0]
+  }
+
+  /// A copy that shares nothing and records no history.
+  public func copy() -> Tensor {
+    if isMeta { return Tensor(metaShape: shape) }
+    let t = Tensor(zeros: shape)
+    t.data.update(from: data, count: count)
+    return t
+  }
+
+  /// The same elements, cut off from autograd history.
+  public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+  /// Overwrites the elements with `other`'s (same element count), outside autograd.
+  public func assign(from other: Tensor) {
+    precondition(other.count == count, "assign: \(other.shape) into \(shape)")
+    data.update(from: other.data, count: count)
+  }
+
+  /// Fills with `value`, outside autograd.
+  public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+}
+
+extension Tensor: CustomStringConvertible {
+  public var description: String {
+    if isMeta { return "Tensor(meta, shape: \(shape))" }
+    let shown = scalars.prefix(8).map { String(format: "%.4f", $0) }.joined(separator: ", ")
+    return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
+  }
+}
+
+/// Formats a shape as PyTorch prints it: `[1, 3, 224, 224]`.
+func shapeString(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }

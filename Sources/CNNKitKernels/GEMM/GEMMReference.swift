@@ -1,0 +1,23 @@
+/// Naive row-major GEMM: `C = alpha * op(A) * op(B) + beta * C`, one dot product per element.
+///
+/// `op(A)` is `m×k` (A stored `k×m` when `transposeA`), `op(B)` is `k×n` (B stored `n×k` when
+/// `transposeB`). The reference the fast `gemm` is tested against; slow on purpose.
+public func gemmReference(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  for i in 0..<m {
+    for j in 0..<n {
+      var sum: Double = 0
+      for p in 0..<k {
+        let av = transposeA ? a[p * lda + i] : a[i * lda + p]
+        let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+        sum += Double(av) * Double(bv)
+      }
+      let scaled = alpha * Float(sum)
+      c[i * ldc + j] = beta == 0 ? scaled : scaled + beta * c[i * ldc + j]
+    }
+  }
+}

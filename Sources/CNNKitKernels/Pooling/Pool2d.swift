@@ -1,0 +1,207 @@
+/// Geometry of a 2-D pooling window over NCHW input, with PyTorch's output-size rule.
+public struct Pool2dShape: Equatable, Sendable {
+  public var batch: Int
+  public var channels: Int
+  public var inHeight: Int
+  public var inWidth: Int
+  public var kernelHeight: Int
+  public var kernelWidth: Int
+  public var strideHeight: Int
+  public var strideWidth: Int
+  public var padHeight: Int
+  public var padWidth: Int
+  public var ceilMode: Bool
+
+  /// Creates a pooling geometry.
+  public init(
+    batch: Int, channels: Int, inHeight: Int, inWidth: Int, kernelHeight: Int, kernelWidth: Int,
+    strideHeight: Int, strideWidth: Int, padHeight: Int = 0, padWidth: Int = 0, ceilMode: Bool = false
+  ) {
+    self.batch = batch
+    self.channels = channels
+    self.inHeight = inHeight
+    self.inWidth = inWidth
+    self.kernelHeight = kernelHeight
+    self.kernelWidth = kernelWidth
+    self.strideHeight = strideHeight
+    self.strideWidth = strideWidth
+    self.padHeight = padHeight
+    self.padWidth = padWidth
+    self.ceilMode = ceilMode
+  }
+
+  /// PyTorch's pooling size: floor (or ceil) of `(I + 2P - F)/S` plus one; with ceil mode the last
+  /// window must still start inside the input or left padding.
+  public static func outputSize(input: Int, kernel: Int, stride: Int, pad: Int, ceilMode: Bool) -> Int {
+    let span = input + 2 * pad - kernel
+    if span < 0 { return 0 }
+    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+    if ceilMode && (out - 1) * stride >= input + pad { out -= 1 }
+    return out
+  }
+
+  /// Output height.
+  public var outHeight: Int {
+    Self.outputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, pad: padHeight, ceilMode: ceilMode)
+  }
+  /// Output width.
+  public var outWidth: Int {
+    Self.outputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, pad: padWidth, ceilMode: ceilMode)
+  }
+  /// Elements of the input.
+  public var inputCount: Int { batch * channels * inHeight * inWidth }
+  /// Elements of the output.
+  public var outputCount: Int { batch * channels * outHeight * outWidth }
+}
+
+/// Max pooling. `indices` receives, per output element, the flat index of the winner inside its
+/// input plane (as PyTorch's `return_indices`), which the backward pass scatters to.
+public func maxPool2dForward(
+  _ s: Pool2dShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+  indices: UnsafeMutablePointer<Int32>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  Parallel.forEach(s.batch * s.channels) { plane in
+    let src = input + plane * s.inHeight * s.inWidth
+    let dst = output + plane * oh * ow
+    let idx = indices + plane * oh * ow
+    for y in 0..<oh {
+      let y0 = y * s.strideHeight - s.padHeight
+      let ys = max(y0, 0)
+      let ye = min(y0 + s.kernelHeight, s.inHeight)
+      for x in 0..<ow {
+        let x0 = x * s.strideWidth - s.padWidth
+        let xs = max(x0, 0)
+        let xe = min(x0 + s.kernelWidth, s.inWidth)
+        var best = -Float.infinity
+        var bestIndex = ys * s.inWidth + xs
+        for iy in ys..<ye {
+          for ix in xs..<xe {
+            let v = src[iy * s.inWidth + ix]
+            // NaN wins, as in PyTorch, so it propagates.
+            if v > best || v.isNaN {
+              best = v
+              bestIndex = iy * s.inWidth + ix
+              if v.isNaN { break }
+            }
+          }
+        }
+        dst[y * ow + x] = best
+        idx[y * ow + x] = Int32(bestIndex)
+      }
+    }
+  }
+}
+
+/// Max-pool backward: routes each output gradient to its recorded winner. Writes `gradInput`.
+public func maxPool2dBackward(
+  _ s: Pool2dShape, gradOutput: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
+  gradInput: UnsafeMutablePointer<Float>
+) {
+  let outPlane = s.outHeight * s.outWidth
+  let inPlane = s.inHeight * s.inWidth
+  Parallel.forEach(s.batch * s.channels) { plane in
+    let dst = gradInput + plane * inPlane
+    dst.update(repeating: 0, count: inPlane)
+    let g = gradOutput + plane * outPlane
+    let idx = indices + plane * outPlane
+    for o in 0..<outPlane { dst[Int(idx[o])] += g[o] }
+  }
+}
+
+/// The window `[start, end)` of one average-pool output along one axis, and PyTorch's divisor
+/// (which counts padding inside the padded extent when `countIncludePad`).
+@inline(__always)
+private func averageWindow(_ o: Int, kernel: Int, stride: Int, pad: Int, input: Int) -> (Int, Int, Int) {
+  let start = o * stride - pad
+  let paddedEnd = min(start + kernel, input + pad)
+  return (max(start, 0), min(paddedEnd, input), paddedEnd - start)
+}
+
+/// Average pooling with PyTorch's `count_include_pad` semantics. Writes `output`.
+public func avgPool2dForward(
+  _ s: Pool2dShape, countIncludePad: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  Parallel.forEach(s.batch * s.channels) { plane in
+    let src = input + plane * s.inHeight * s.inWidth
+    let dst = output + plane * oh * ow
+    for y in 0..<oh {
+      let (ys, ye, ph) = averageWindow(y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
+      for x in 0..<ow {
+        let (xs, xe, pw) = averageWindow(x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
+        var sum: Float = 0
+        for iy in ys..<ye { for ix in xs..<xe { sum += src[iy * s.inWidth + ix] } }
+        let divisor = countIncludePad ? ph * pw : (ye - ys) * (xe - xs)
+        dst[y * ow + x] = divisor > 0 ? sum / Float(divisor) : 0
+      }
+    }
+  }
+}
+
+/// Average-pool backward: spreads each output gradient evenly over its window. Writes `gradInput`.
+public func avgPool2dBackward(
+  _ s: Pool2dShape, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
+  gradInput: UnsafeMutablePointer<Float>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  Parallel.forEach(s.batch * s.channels) { plane in
+    let dst = gradInput + plane * s.inHeight * s.inWidth
+    dst.update(repeating: 0, count: s.inHeight * s.inWidth)
+    let g = gradOutput + plane * oh * ow
+    for y in 0..<oh {
+      let (ys, ye, ph) = averageWindow(y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
+      for x in 0..<ow {
+        let (xs, xe, pw) = averageWindow(x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
+        let divisor = countIncludePad ? ph * pw : (ye - ys) * (xe - xs)
+        if divisor == 0 { continue }
+        let share = g[y * ow + x] / Float(divisor)
+        for iy in ys..<ye { for ix in xs..<xe { dst[iy * s.inWidth + ix] += share } }
+      }
+    }
+  }
+}
+
+/// Adaptive average pooling: output cell `i` averages input `[floor(i·I/O), ceil((i+1)·I/O))`.
+public func adaptiveAvgPool2dForward(
+  planes: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
+  input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+) {
+  Parallel.forEach(planes) { plane in
+    let src = input + plane * inHeight * inWidth
+    let dst = output + plane * outHeight * outWidth
+    for y in 0..<outHeight {
+      let ys = y * inHeight / outHeight
+      let ye = ((y + 1) * inHeight + outHeight - 1) / outHeight
+      for x in 0..<outWidth {
+        let xs = x * inWidth / outWidth
+        let xe = ((x + 1) * inWidth + outWidth - 1) / outWidth
+        var sum: Float = 0
+        for iy in ys..<ye { for ix in xs..<xe { sum += src[iy * inWidth + ix] } }
+        dst[y * outWidth + x] = sum / Float((ye - ys) * (xe - xs))
+      }
+    }
+  }
+}
+
+/// Adaptive average pooling backward. Writes `gradInput`.
+public func adaptiveAvgPool2dBackward(
+  planes: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
+  gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>
+) {
+  Parallel.forEach(planes) { plane in
+    let dst = gradInput + plane * inHeight * inWidth
+    dst.update(repeating: 0, count: inHeight * inWidth)
+    let g = gradOutput + plane * outHeight * outWidth
+    for y in 0..<outHeight {
+      let ys = y * inHeight / outHeight
+      let ye = ((y + 1) * inHeight + outHeight - 1) / outHeight
+      for x in 0..<outWidth {
+        let xs = x * inWidth / outWidth
+        let xe = ((x + 1) * inWidth + outWidth - 1) / outWidth
+        let share = g[y * outWidth + x] / Float((ye - ys) * (xe - xs))
+        for iy in ys..<ye { for ix in xs..<xe { dst[iy * inWidth + ix] += share } }
+      }
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import CNNKit
+
+/// The `cnnkit` command-line tool.
+@main
+struct CNNKitCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cnnkit",
+    abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
+    subcommands: [])
+}

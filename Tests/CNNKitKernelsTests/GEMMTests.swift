@@ -1,0 +1,6 @@
+import CNNKitKernels
+import XCTest
+
+final class GEMMTests: XCTestCase {
+  func testPlaceholder() {}
+}

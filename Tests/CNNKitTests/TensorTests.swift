@@ -1,0 +1,6 @@
+import CNNKit
+import XCTest
+
+final class TensorTests: XCTestCase {
+  func testPlaceholder() {}
+}
