@@ -1,6 +1,0 @@
-import CNNKit
-import XCTest
-
-final class TensorTests: XCTestCase {
-  func testPlaceholder() {}
-}
