@@ -30,14 +30,113 @@ public struct ZooEntry {
 }
 
 /// The model zoo: every architecture CNNKit ships, by name.
+///
+/// Each builder checks the class count and the channel count (fixed per model) before building, and
+/// that the input survives every kernel and pool (on a shape-only pass); a violation is a
+/// `ZooError.invalidOption` naming the model.
 public enum Zoo {
-  /// All entries in listing order.
-  public static let entries: [ZooEntry] = [
-    ZooEntry(
-      name: "alexnet", summary: "torchvision AlexNet: 64-192-384-256-256, AdaptiveAvgPool 6×6, dropout classifier",
-      defaultInput: [3, 224, 224], defaultClasses: 1000,
-      build: { classes, _ in AlexNet(classes: classes) })
-  ]
+  /// All entries in listing order: LeNet, AlexNet variants, VGG, ResNet.
+  public static let entries: [ZooEntry] =
+    [
+      entry(
+        "lenet5", "LeNet-5 (LeCun 1998), ReLU + max-pool form: 6-16 convs 5×5, FC 120-84",
+        input: [1, 32, 32], classes: 10
+      ) { classes, h, w in try LeNet5(classes: classes, inputSize: (h, w)) },
+      entry(
+        "alexnet", "torchvision AlexNet: 64-192-384-256-256, AdaptiveAvgPool 6×6, dropout classifier",
+        input: [3, 224, 224], classes: 1000
+      ) { classes, _, _ in AlexNet(classes: classes) },
+      entry(
+        "alexnet-paper",
+        "AlexNet as in the 2012 paper: 96-256-384-384-256, LRN, two-GPU groups, N(0, 0.01) init",
+        input: [3, 227, 227], classes: 1000
+      ) { classes, h, w in try AlexNetPaper(classes: classes, grouped: true, inputSize: (h, w)) },
+      entry(
+        "alexnet-paper-single", "2012 paper AlexNet as one tower (no groups): LRN, N(0, 0.01) init",
+        input: [3, 227, 227], classes: 1000
+      ) { classes, h, w in try AlexNetPaper(classes: classes, grouped: false, inputSize: (h, w)) },
+      entry(
+        "alexnet-bn", "AlexNet with BatchNorm after pool1/pool2 (conv1…conv5, fc1…fc3 stages), logits out",
+        input: [3, 227, 227], classes: 1000
+      ) { classes, h, w in try AlexNetBatchNorm(classes: classes, inputSize: (h, w)) },
+      entry(
+        "alexnet-plain", "AlexNet without normalisation: 96-256-384-384-256, layers + classifier, logits out",
+        input: [3, 227, 227], classes: 1000
+      ) { classes, h, w in try AlexNetPlain(classes: classes, inputSize: (h, w)) },
+      entry(
+        "alexnet-mnist", "AlexNet at quarter width for 28×28 digits: 3×3 convs 24-64-96-96-64, FC 256",
+        input: [1, 28, 28], classes: 10
+      ) { classes, h, w in try AlexNetSmall.mnist(classes: classes, inputSize: (h, w)) },
+      entry(
+        "alexnet-cifar", "AlexNet at half width for 32×32 images: 3×3 convs 48-128-192-192-128, FC 512",
+        input: [3, 32, 32], classes: 10
+      ) { classes, h, w in try AlexNetSmall.cifar(classes: classes, inputSize: (h, w)) },
+    ]
+    + vggEntries(head: .imagenet, batchNorm: false) + vggEntries(head: .imagenet, batchNorm: true)
+    + vggEntries(head: .cifar, batchNorm: false) + vggEntries(head: .cifar, batchNorm: true)
+    + [18, 34, 50, 101, 152].map { depth in
+      entry(
+        "resnet\(depth)",
+        "torchvision ResNet-\(depth): \(depth < 50 ? "basic" : "bottleneck") blocks "
+          + "\(ResNet.depths[depth]!.layers.map(String.init).joined(separator: "-")), v1.5 strides",
+        input: [3, 224, 224], classes: 1000
+      ) { classes, _, _ in try ResNet(depth: depth, classes: classes) }
+    }
+
+  /// `vgg11` … `vgg19`, `vgg11_bn` …, `vgg11-cifar` …, `vgg11_bn-cifar` …
+  private static func vggEntries(head: VGG.Head, batchNorm: Bool) -> [ZooEntry] {
+    [11, 13, 16, 19].map { depth in
+      let letter = VGG.configurationForDepth[depth]!
+      let bn = batchNorm ? "_bn" : ""
+      let withBN = batchNorm ? " with BatchNorm" : ""
+      switch head {
+      case .imagenet:
+        return entry(
+          "vgg\(depth)\(bn)",
+          "torchvision VGG-\(depth) (config \(letter))\(withBN), AdaptiveAvgPool 7×7, FC 4096",
+          input: [3, 224, 224], classes: 1000
+        ) { classes, h, w in
+          try VGG(depth: depth, batchNorm: batchNorm, classes: classes, head: .imagenet, inputSize: (h, w))
+        }
+      case .cifar:
+        return entry(
+          "vgg\(depth)\(bn)-cifar", "VGG-\(depth) (config \(letter))\(withBN) for 32×32 images, FC 512-512",
+          input: [3, 32, 32], classes: 10
+        ) { classes, h, w in
+          try VGG(depth: depth, batchNorm: batchNorm, classes: classes, head: .cifar, inputSize: (h, w))
+        }
+      }
+    }
+  }
+
+  /// Makes an entry whose builder validates the options, builds from (classes, H, W), and checks on a
+  /// shape-only input that the whole model runs at that size.
+  private static func entry(
+    _ name: String, _ summary: String, input: [Int], classes: Int,
+    build: @escaping (_ classes: Int, _ height: Int, _ width: Int) throws -> Module
+  ) -> ZooEntry {
+    ZooEntry(name: name, summary: summary, defaultInput: input, defaultClasses: classes) {
+      classCount, shape in
+      try validate(classes: classCount, input: shape)
+      guard shape[0] == input[0] else {
+        throw ZooError.invalidOption(
+          "\(name) takes \(input[0])-channel input, got \(shape[0]) channel\(shape[0] == 1 ? "" : "s") (input \(shapeText(shape)))"
+        )
+      }
+      let model = try build(classCount, shape[1], shape[2])
+      _ = try outputShape(of: [model], input: shape, model: name)
+      return model
+    }
+  }
+
+  /// Checks a class count and a (C, H, W) input shape.
+  private static func validate(classes: Int, input: [Int]) throws {
+    guard classes >= 1 else { throw ZooError.invalidOption("--classes must be at least 1, got \(classes)") }
+    guard input.count == 3, input.allSatisfy({ $0 > 0 }) else {
+      throw ZooError.invalidOption(
+        "input must be three positive sizes C,H,W, got \(input.map(String.init).joined(separator: ","))")
+    }
+  }
 
   /// Names of all models.
   public static var names: [String] { entries.map(\.name) }
@@ -53,12 +152,6 @@ public enum Zoo {
   /// Builds model `name` with `classes` outputs (default: the model's own) for input (C, H, W).
   public static func build(_ name: String, classes: Int? = nil, input: [Int]? = nil) throws -> Module {
     let entry = try entry(named: name)
-    let classCount = classes ?? entry.defaultClasses
-    guard classCount >= 1 else { throw ZooError.invalidOption("--classes must be at least 1, got \(classCount)") }
-    let shape = input ?? entry.defaultInput
-    guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
-      throw ZooError.invalidOption("input must be three positive sizes C,H,W, got \(shape.map(String.init).joined(separator: ","))")
-    }
-    return try entry.build(classCount, shape)
+    return try entry.build(classes ?? entry.defaultClasses, input ?? entry.defaultInput)
   }
 }
