@@ -33,33 +33,39 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .long, help: "Untimed warm-up repetitions.")
   var warmup = 1
 
-  func validate() throws {
-    guard mode == "infer" || mode == "train" else { throw ValidationError("--mode must be 'infer' or 'train', got '\(mode)'") }
-    guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
-    guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    _ = try parseBatches()
+  func run() throws {
+    do {
+      try benchmark()
+    } catch let error as CLIError {
+      throw error.report()
+    }
   }
 
   private func parseBatches() throws -> [Int] {
     let values = batch.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-      throw ValidationError("--batch must be positive integers separated by commas, got '\(batch)'")
+      throw CLIError("--batch must be positive integers separated by commas, got '\(batch)'")
     }
     return values.map { $0! }
   }
 
-  func run() throws {
-    if let threads { Parallel.threadCount = threads }
-    let inputShape = try input.map { try parseShapeOption($0, flag: "--input") }
-    let network = try runOrExit { try Zoo.build(model, classes: classes, input: inputShape) }
-    let entry = try runOrExit { try Zoo.entry(named: model) }
-    let chw = inputShape ?? entry.defaultInput
+  private func benchmark() throws {
+    guard mode == "infer" || mode == "train" else { throw CLIError("--mode must be 'infer' or 'train', got '\(mode)'") }
+    guard iterations >= 1 else { throw CLIError("--iterations must be at least 1, got \(iterations)") }
+    guard warmup >= 0 else { throw CLIError("--warmup must be 0 or more, got \(warmup)") }
+    if let threads {
+      guard threads >= 1 else { throw CLIError("--threads must be at least 1, got \(threads)") }
+      Parallel.threadCount = threads
+    }
+    let batches = try parseBatches()
+    let entry = try CLIError.wrap { try Zoo.entry(named: model) }
+    let chw = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
     let classCount = classes ?? entry.defaultClasses
-    let macsPerImage = try runOrExit { try ModelTrace(model: network, inputShape: [1] + chw).totalMultiplyAccumulates }
+    let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: chw) }
+    let macsPerImage = try CLIError.wrap { try ModelTrace(model: network, inputShape: [1] + chw).totalMultiplyAccumulates }
     print("model \(model), input \(chw.map(String.init).joined(separator: "×")), \(mode), \(Parallel.threadCount) threads")
     print("batch   img/s median      min      max   GFLOP/s  max RSS MiB")
-    for b in try parseBatches() {
+    for b in batches {
       var rng = RandomGenerator(seed: 1)
       let x = Tensor.randn([b] + chw, using: &rng)
       let labels = (0..<b).map { $0 % classCount }
@@ -68,7 +74,7 @@ struct BenchCommand: ParsableCommand {
       var seconds: [Double] = []
       for i in 0..<(warmup + iterations) {
         let start = DispatchTime.now().uptimeNanoseconds
-        try runOrExit {
+        try CLIError.wrap {
           if mode == "train" {
             optimizer.zeroGrad()
             let loss = try Functional.crossEntropy(network(x), targets: labels)
@@ -109,25 +115,4 @@ func peakResidentMiB() -> Double {
     return kib / 1024
   }
   return 0
-}
-
-/// Parses `C,H,W` for a flag, or fails with a message that names the flag.
-func parseShapeOption(_ text: String, flag: String) throws -> [Int] {
-  let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
-    Int($0.trimmingCharacters(in: .whitespaces))
-  }
-  guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-    throw ValidationError("\(flag) must be three positive integers C,H,W (e.g. 3,224,224), got '\(text)'")
-  }
-  return parts.map { $0! }
-}
-
-/// Runs `body`; library errors become one line on stderr and exit code 1.
-func runOrExit<T>(_ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    throw ExitCode.failure
-  }
 }

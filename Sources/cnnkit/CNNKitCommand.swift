@@ -7,5 +7,5 @@ struct CNNKitCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cnnkit",
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
-    subcommands: [BenchCommand.self])
+    subcommands: [SummaryCommand.self, ListCommand.self, BenchCommand.self])
 }

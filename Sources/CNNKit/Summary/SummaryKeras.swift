@@ -1,0 +1,177 @@
+import Foundation
+
+/// The table Keras 2's `model.summary()` would print for the channels-last Keras twin of a model.
+///
+/// How PyTorch layers map (names are Keras' snake-cased class names, numbered per name):
+/// - `Conv2d` → `conv2d (Conv2D)`, `Linear` → `dense (Dense)`, `MaxPool2d` → `max_pooling2d
+///   (MaxPooling2D)`, `AvgPool2d` → `average_pooling2d (AveragePooling2D)`, `AdaptiveAvgPool2d` →
+///   `global_average_pooling2d (GlobalAveragePooling2D)` for a 1×1 output (as with `keepdims=True`)
+///   or TF-Addons' `adaptive_average_pooling2d (AdaptiveAveragePooling2D)`, `BatchNorm2d` →
+///   `batch_normalization (BatchNormalization)`, `Flatten` → `flatten (Flatten)`, `Dropout` →
+///   `dropout (Dropout)`, `LocalResponseNorm` → `lambda (Lambda)` (Keras has no LRN layer).
+/// - A `ReLU` or `Softmax` right after a conv or dense layer is folded into it, the way Keras code
+///   writes `Conv2D(..., activation='relu')`, so it gets no row; elsewhere it is a `re_lu (ReLU)` /
+///   `softmax (Softmax)` row.
+/// - A flatten done inside `forward` (not a module) becomes a `flatten (Flatten)` row.
+/// - Layers with parameters appear once even when called repeatedly (Keras shares their weights);
+///   parameterless layers get a row per call. Residual additions are not modules and get no row.
+/// - BatchNorm counts 4·C: γ and β trainable, the moving mean and variance non-trainable; any
+///   parameter with `requiresGrad == false` is non-trainable too.
+public struct KerasReport {
+  /// How layers are numbered.
+  public enum Naming: Sendable {
+    /// Keras ≥ 2.3 / tf.keras: `conv2d`, `conv2d_1`, `conv2d_2`, … under `Model: "name"`.
+    case modern
+    /// Keras ≤ 2.2: `conv2d_1`, `conv2d_2`, … and no `Model:` line.
+    case legacy
+  }
+
+  /// One Keras layer.
+  public struct Row {
+    /// Layer name (`conv2d_1`).
+    public let name: String
+    /// Keras class name (`Conv2D`).
+    public let className: String
+    /// Output shape without the batch dimension, channels last.
+    public let outputShape: [Int]
+    /// Parameters Keras would count (weights plus BatchNorm's moving statistics).
+    public let parameters: Int
+    /// The trainable part of `parameters`.
+    public let trainableParameters: Int
+  }
+
+  /// Layers in call order.
+  public let rows: [Row]
+  /// The model name (`alex_net`).
+  public let modelName: String
+  /// The numbering style.
+  public let naming: Naming
+
+  /// Builds the Keras view of `trace`; `modelName` defaults to the snake-cased model type.
+  public init(trace: ModelTrace, naming: Naming = .modern, modelName: String? = nil) {
+    self.naming = naming
+    self.modelName = modelName ?? SummaryText.snakeCase(trace.model.typeName)
+    var counters: [String: Int] = [:]
+    func name(_ base: String) -> String {
+      let n = counters[base, default: 0]
+      counters[base] = n + 1
+      switch naming {
+      case .modern: return n == 0 ? base : "\(base)_\(n)"
+      case .legacy: return "\(base)_\(n + 1)"
+      }
+    }
+    var rows: [Row] = []
+    var seen = Set<ObjectIdentifier>()
+    var lastOutput: [Int]? = nil
+    var canFoldActivation = false
+    for call in trace.calls where call.module.isLeafModule {
+      let module = call.module
+      let ownsParameters = !module.ownParameters.isEmpty
+      if ownsParameters && !seen.insert(ObjectIdentifier(module)).inserted { continue }
+      if let last = lastOutput, last != call.inputShape, last.count > 2, call.inputShape.count == 2,
+        last.reduce(1, *) == call.inputShape.reduce(1, *)
+      {
+        rows.append(
+          Row(
+            name: name("flatten"), className: "Flatten", outputShape: Self.channelsLast(call.inputShape),
+            parameters: 0, trainableParameters: 0))
+        canFoldActivation = false
+      }
+      let isActivation = module is ReLU || module is Softmax
+      if isActivation && canFoldActivation && lastOutput == call.inputShape {
+        canFoldActivation = false
+        lastOutput = call.outputShape
+        continue
+      }
+      let (base, className) = Self.kerasType(module)
+      var trainable = 0
+      var total = 0
+      for (_, tensor) in module.ownParameters {
+        total += tensor.count
+        if tensor.requiresGrad { trainable += tensor.count }
+      }
+      if module is BatchNorm2d {
+        for (bufferName, tensor) in module.ownBuffers where bufferName.hasPrefix("running_") {
+          total += tensor.count
+        }
+      }
+      rows.append(
+        Row(
+          name: name(base), className: className, outputShape: Self.channelsLast(call.outputShape),
+          parameters: total, trainableParameters: trainable))
+      canFoldActivation = module is Conv2d || module is Linear
+      lastOutput = call.outputShape
+    }
+    self.rows = rows
+  }
+
+  /// Keras' snake-case base name and class name for a PyTorch layer.
+  static func kerasType(_ module: Module) -> (String, String) {
+    switch module {
+    case is Conv2d: return ("conv2d", "Conv2D")
+    case is Linear: return ("dense", "Dense")
+    case is MaxPool2d: return ("max_pooling2d", "MaxPooling2D")
+    case is AvgPool2d: return ("average_pooling2d", "AveragePooling2D")
+    case let pool as AdaptiveAvgPool2d:
+      return pool.outputSize == (1, 1)
+        ? ("global_average_pooling2d", "GlobalAveragePooling2D")
+        : ("adaptive_average_pooling2d", "AdaptiveAveragePooling2D")
+    case is BatchNorm2d: return ("batch_normalization", "BatchNormalization")
+    case is Flatten: return ("flatten", "Flatten")
+    case is Dropout: return ("dropout", "Dropout")
+    case is ReLU: return ("re_lu", "ReLU")
+    case is Softmax: return ("softmax", "Softmax")
+    case is LocalResponseNorm: return ("lambda", "Lambda")
+    case is LogSoftmax: return ("activation", "Activation")
+    default: return (SummaryText.snakeCase(module.typeName), module.typeName)
+    }
+  }
+
+  /// Drops the batch and moves channels last: [N, C, H, W] → [H, W, C].
+  static func channelsLast(_ shape: [Int]) -> [Int] {
+    let sample = Array(shape.dropFirst())
+    guard sample.count >= 2 else { return sample }
+    return Array(sample.dropFirst()) + [sample[0]]
+  }
+
+  /// Total parameters.
+  public var totalParameters: Int { rows.reduce(0) { $0 + $1.parameters } }
+  /// Trainable parameters.
+  public var trainableParameters: Int { rows.reduce(0) { $0 + $1.trainableParameters } }
+  /// Non-trainable parameters (BatchNorm moving statistics, frozen weights).
+  public var nonTrainableParameters: Int { totalParameters - trainableParameters }
+
+  /// Keras' `print_row`: each field is cut at its column stop, and the character before the next
+  /// field becomes a space, which is how `max_pooling2d_1 (MaxPooling2` loses its `D)`.
+  static func row(_ fields: [String], stops: [Int] = [29, 55, 65]) -> String {
+    var line: [Character] = []
+    for (i, field) in fields.enumerated() {
+      if i > 0 { line[line.count - 1] = " " }
+      line += Array(field)
+      if line.count > stops[i] { line.removeLast(line.count - stops[i]) }
+      line += Array(repeating: " ", count: stops[i] - line.count)
+    }
+    return String(line)
+  }
+
+  /// The printed table, as Keras 2 prints it (lines padded to 65 columns, ending in a newline).
+  public var text: String {
+    let underscores = String(repeating: "_", count: 65)
+    let equals = String(repeating: "=", count: 65)
+    var lines: [String] = naming == .modern ? ["Model: \"\(modelName)\""] : []
+    lines += [underscores, Self.row(["Layer (type)", "Output Shape", "Param #"]), equals]
+    for (i, r) in rows.enumerated() {
+      let shape = SummaryText.tuple(["None"] + r.outputShape.map(String.init))
+      lines.append(Self.row(["\(r.name) (\(r.className))", shape, String(r.parameters)]))
+      lines.append(i == rows.count - 1 ? equals : underscores)
+    }
+    if rows.isEmpty { lines.append(equals) }
+    lines += [
+      "Total params: \(SummaryText.grouped(totalParameters))",
+      "Trainable params: \(SummaryText.grouped(trainableParameters))",
+      "Non-trainable params: \(SummaryText.grouped(nonTrainableParameters))",
+      underscores,
+    ]
+    return lines.joined(separator: "\n") + "\n"
+  }
+}

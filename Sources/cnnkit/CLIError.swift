@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+/// A user mistake reported as one `error: …` line on stderr, then exit status 64 (EX_USAGE).
+///
+/// ArgumentParser's own `ValidationError` would append the usage text; these errors are about
+/// values that parsed fine but do not make sense (unknown model, a bad shape), so one line is kinder.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+
+  init(_ description: String) { self.description = description }
+
+  /// Prints the message and returns the exit code to throw.
+  func report() -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(description)\n".utf8))
+    return ExitCode.validationFailure
+  }
+
+  /// Runs `body`, turning any library error into a `CLIError` with the same message.
+  static func wrap<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as CLIError {
+      throw error
+    } catch {
+      throw CLIError("\(error)")
+    }
+  }
+}

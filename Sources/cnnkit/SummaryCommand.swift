@@ -1,0 +1,87 @@
+import ArgumentParser
+import CNNKit
+import Foundation
+
+/// `cnnkit summary MODEL`: the layer table torchsummary, torchinfo or Keras would print.
+struct SummaryCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "summary",
+    abstract: "Print a model's layer table as torchsummary, torchinfo or Keras would.",
+    discussion: """
+      torchsummary prints the batch as -1 unless --batch is given; torchinfo traces a batch of 1 by \
+      default; Keras always prints None. --explain adds the arithmetic behind every row.
+      """)
+
+  @Argument(help: "Model name (see `cnnkit list`).")
+  var model: String
+
+  @Option(help: "Number of output classes (default: the model's own).")
+  var classes: Int?
+
+  @Option(help: ArgumentHelp("Input size as C,H,W (default: the model's natural input).", valueName: "C,H,W"))
+  var input: String?
+
+  @Option(help: "Batch size (torchsummary's batch_size, torchinfo's leading dimension).")
+  var batch: Int?
+
+  @Option(help: "Table layout: torchsummary, torchinfo or keras.")
+  var format: String = SummaryFormat.torchsummary.rawValue
+
+  @Option(help: "Deepest level torchinfo shows.")
+  var depth: Int = 3
+
+  @Flag(help: "Also explain the arithmetic of every layer.")
+  var explain = false
+
+  func run() throws {
+    do {
+      print(try render(), terminator: "")
+    } catch let error as CLIError {
+      throw error.report()
+    }
+  }
+
+  /// Validates the options, traces the model and renders the requested text.
+  func render() throws -> String {
+    guard let format = SummaryFormat(rawValue: format) else {
+      let choices = SummaryFormat.allCases.map(\.rawValue).joined(separator: ", ")
+      throw CLIError("unknown --format '\(self.format)'; choose one of \(choices)")
+    }
+    let entry: ZooEntry
+    do {
+      entry = try Zoo.entry(named: model)
+    } catch {
+      throw CLIError("\(error)")
+    }
+    if let classes, classes < 1 { throw CLIError("--classes must be at least 1, got \(classes)") }
+    if let batch, batch < 1 { throw CLIError("--batch must be at least 1, got \(batch)") }
+    if depth < 0 { throw CLIError("--depth must be at least 0, got \(depth)") }
+    let shape = try input.map(Self.parseShape) ?? entry.defaultInput
+    let network: Module
+    do {
+      network = try Zoo.build(model, classes: classes, input: shape)
+    } catch {
+      throw CLIError("cannot build \(model): \(error)")
+    }
+    let trace: ModelTrace
+    let shapeText = shape.map(String.init).joined(separator: ",")
+    do {
+      trace = try ModelTrace(model: network, inputShape: [batch ?? 1] + shape)
+    } catch {
+      throw CLIError("--input \(shapeText) does not fit \(model): \(error)")
+    }
+    var text = trace.summary(format, batchSize: batch ?? -1, depth: depth)
+    if explain { text += "\n" + LayerExplanation(trace: trace).text }
+    return text
+  }
+
+  /// Parses `3,224,224` into three positive sizes.
+  static func parseShape(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 3, sizes.count == 3, sizes.allSatisfy({ $0 > 0 }) else {
+      throw CLIError("--input expects three positive integers C,H,W (e.g. 3,224,224), got '\(text)'")
+    }
+    return sizes
+  }
+}

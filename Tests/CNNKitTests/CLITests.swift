@@ -1,0 +1,102 @@
+import Foundation
+import XCTest
+
+/// Runs the built `cnnkit` executable, which SwiftPM places next to the test bundle.
+final class CLITests: XCTestCase {
+  struct Result {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+  }
+
+  /// The products directory: on Linux the test runner is the `.xctest` binary inside it; on macOS
+  /// the `.xctest` bundle sits in it.
+  static func executableURL() throws -> URL {
+    var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+      candidates.append(bundle.bundleURL.deletingLastPathComponent())
+    }
+    if let argument = CommandLine.arguments.first {
+      candidates.append(URL(fileURLWithPath: argument).deletingLastPathComponent())
+    }
+    for directory in candidates {
+      let url = directory.appendingPathComponent("cnnkit")
+      if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    throw XCTSkip("cnnkit executable not found next to the tests (looked in \(candidates.map(\.path)))")
+  }
+
+  func run(_ arguments: [String]) throws -> Result {
+    let process = Process()
+    process.executableURL = try Self.executableURL()
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting so a large table cannot fill the pipe and block the child.
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Result(
+      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+      stderr: String(decoding: stderr, as: UTF8.self))
+  }
+
+  func testSummaryAlexNetPrintsTheTorchsummaryReference() throws {
+    let result = try run(["summary", "alexnet"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertEqual(result.stdout, SummaryTests.torchsummaryAlexNet)
+    XCTAssertEqual(result.stderr, "")
+  }
+
+  func testSummaryFormatsAndExplain() throws {
+    let info = try run(["summary", "alexnet", "--format", "torchinfo"])
+    XCTAssertEqual(info.status, 0, info.stderr)
+    XCTAssertTrue(info.stdout.contains("Total mult-adds (M): 714.68\n"))
+    XCTAssertTrue(info.stdout.contains("Estimated Total Size (MB): 248.96\n"))
+    let keras = try run([
+      "summary", "alexnet", "--format", "keras", "--classes", "10", "--input", "3,227,227", "--explain",
+    ])
+    XCTAssertEqual(keras.status, 0, keras.stderr)
+    XCTAssertTrue(keras.stdout.hasPrefix("Model: \"alex_net\"\n"))
+    XCTAssertTrue(
+      keras.stdout.contains("dense_2 (Dense)              (None, 10)                40970     \n"))
+    XCTAssertTrue(keras.stdout.contains("height, width: (227 − 11 + 2·2)/4 + 1 = 56"))
+    let batched = try run(["summary", "alexnet", "--batch", "8"])
+    XCTAssertTrue(
+      batched.stdout.contains("            Conv2d-1            [8, 64, 55, 55]          23,296\n"))
+    XCTAssertTrue(batched.stdout.contains("Input size (MB): 4.59\n"))
+  }
+
+  func testListIncludesAlexNet() throws {
+    for command in ["list", "models"] {
+      let result = try run([command])
+      XCTAssertEqual(result.status, 0)
+      XCTAssertTrue(result.stdout.split(separator: "\n").contains { $0.hasPrefix("alexnet ") }, result.stdout)
+    }
+  }
+
+  /// Each mistake exits non-zero with exactly one stderr line that names what was wrong.
+  func testErrorsAreOneLineNamingTheProblem() throws {
+    let cases: [([String], String)] = [
+      (["summary", "resnet9000"], "unknown model 'resnet9000'"),
+      (["summary", "alexnet", "--input", "3,x,224"], "--input"),
+      (["summary", "alexnet", "--input", "0,224,224"], "--input"),
+      (["summary", "alexnet", "--input", "224,224"], "--input"),
+      (["summary", "alexnet", "--classes", "0"], "--classes"),
+      (["summary", "alexnet", "--input", "3,10,10"], "MaxPool2d"),
+      (["summary", "alexnet", "--format", "caffe"], "--format"),
+    ]
+    for (arguments, needle) in cases {
+      let result = try run(arguments)
+      XCTAssertNotEqual(result.status, 0, "\(arguments)")
+      XCTAssertEqual(result.stdout, "", "\(arguments)")
+      let lines = result.stderr.split(separator: "\n")
+      XCTAssertEqual(lines.count, 1, "\(arguments): \(result.stderr)")
+      XCTAssertTrue(result.stderr.contains(needle), "\(arguments): \(result.stderr)")
+      XCTAssertTrue(result.stderr.hasPrefix("error: "), "\(arguments): \(result.stderr)")
+    }
+  }
+}
