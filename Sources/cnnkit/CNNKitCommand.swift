@@ -7,5 +7,7 @@ struct CNNKitCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cnnkit",
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
-    subcommands: [SummaryCommand.self, ListCommand.self, BenchCommand.self])
+    subcommands: [
+      SummaryCommand.self, ListCommand.self, InspectCommand.self, ForwardCommand.self, ExportCommand.self, BenchCommand.self,
+    ])
 }

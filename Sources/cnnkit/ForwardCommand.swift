@@ -1,0 +1,60 @@
+import ArgumentParser
+import CNNKit
+import Foundation
+
+/// `cnnkit forward`: runs a model in eval mode on a tensor from a safetensors file — the tool for
+/// comparing CNNKit's outputs with PyTorch's on the same input and weights.
+struct ForwardCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "forward",
+    abstract: "Run a zoo model (eval mode) on the tensor 'input' of a .safetensors file; write logits as 'output'.")
+
+  @Option(help: "Zoo model name (see `cnnkit list`).")
+  var model: String
+
+  @Option(help: "Number of output classes (default: the model's own).")
+  var classes: Int?
+
+  @Option(help: "Weights as .safetensors with torchvision state-dict names (default: the model's initialisation).")
+  var weights: String?
+
+  @Flag(help: "Load the weights that match and list the rest instead of failing.")
+  var nonStrict = false
+
+  @Option(help: "A .safetensors file holding an N×C×H×W tensor named 'input'.")
+  var input: String
+
+  @Option(help: "Where to write the tensor 'output' (.safetensors, written atomically).")
+  var output: String
+
+  func run() throws {
+    do {
+      let source = try CLIError.wrap { try SafeTensorsFile(path: input) }
+      guard let entry = source.entry(named: "input") else {
+        throw CLIError("\(input): no tensor named 'input' (found: \(source.entries.map(\.name).joined(separator: ", ")))")
+      }
+      guard entry.shape.count == 4 else {
+        throw CLIError("\(input): tensor 'input' must be N×C×H×W, got shape \(entry.shape)")
+      }
+      let x = try CLIError.wrap { try source.tensor(named: "input") }
+      if let classes, classes < 1 { throw CLIError("--classes must be at least 1, got \(classes)") }
+      let network = try CLIError.wrap {
+        try Zoo.build(model, classes: classes, input: Array(entry.shape.dropFirst()))
+      }
+      if let weights {
+        let report = try CLIError.wrap { try network.loadStateDict(contentsOf: weights, strict: !nonStrict) }
+        for name in report.missing { FileHandle.standardError.write(Data("warning: \(weights): missing \(name)\n".utf8)) }
+        for name in report.unexpected { FileHandle.standardError.write(Data("warning: \(weights): unexpected \(name)\n".utf8)) }
+        for line in report.shapeMismatches { FileHandle.standardError.write(Data("warning: \(weights): \(line)\n".utf8)) }
+      }
+      network.eval()
+      let y = try CLIError.wrap { try GradMode.withNoGrad { try network(x) } }
+      try CLIError.wrap {
+        try SafeTensorsWriter.write([.init(name: "output", tensor: y)], metadata: ["model": model], to: output)
+      }
+      print("\(output): output \(y.shape)")
+    } catch let error as CLIError {
+      throw error.report()
+    }
+  }
+}
