@@ -6,9 +6,12 @@ extension Functional {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     let out = Tensor(zeros: input.shape)
     reluForward(count: input.count, input: input.data, output: out.data)
+    // Keep the output's storage, not the tensor: the tensor owns this closure, and capturing it
+    // would make a cycle that leaks every graph never differentiated.
+    let saved = out.storage
     return out.recording("relu", [input]) { g in
       let dx = Tensor(zeros: input.shape)
-      reluBackward(count: input.count, output: out.data, gradOutput: g.data, gradInput: dx.data)
+      reluBackward(count: input.count, output: saved.pointer, gradOutput: g.data, gradInput: dx.data)
       return [dx]
     }
   }
@@ -48,16 +51,18 @@ extension Functional {
   private static func rowwise(
     _ input: Tensor, _ name: String,
     forward: (Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
-    backward: @escaping (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    backward:
+      @escaping (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     let columns = input.shape.last ?? 1
     let rows = columns == 0 ? 0 : input.count / columns
     let out = Tensor(zeros: input.shape)
     forward(rows, columns, input.data, out.data)
+    let saved = out.storage  // not `out`, which owns this closure (see `relu`)
     return out.recording(name, [input]) { g in
       let dx = Tensor(zeros: input.shape)
-      backward(rows, columns, out.data, g.data, dx.data)
+      backward(rows, columns, saved.pointer, g.data, dx.data)
       return [dx]
     }
   }
