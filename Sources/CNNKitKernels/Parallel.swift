@@ -31,6 +31,26 @@ public enum Parallel {
     }
   }
 
+  /// Runs `body(i)` for `i` in `0..<count` on at most `threadCount` threads that claim indices one
+  /// at a time, so a thread slowed by other load on its core simply takes fewer. For coarse tasks.
+  /// Each call of `body` must touch disjoint memory.
+  public static func forEachDynamic(_ count: Int, _ body: (Int) -> Void) {
+    if count <= 0 { return }
+    let threads = min(threadCount, count)
+    if threads == 1 {
+      for i in 0..<count { body(i) }
+      return
+    }
+    let counter = TaskCounter()
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+      while true {
+        let i = counter.next()
+        if i >= count { return }
+        body(i)
+      }
+    }
+  }
+
   /// Splits `0..<count` into at most `threadCount` contiguous ranges and runs `body` on each.
   /// Ranges are no shorter than `minimumChunk` so tiny jobs stay on one thread.
   public static func forRanges(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
@@ -43,5 +63,18 @@ public enum Parallel {
     DispatchQueue.concurrentPerform(iterations: chunks) { t in
       body((count * t / chunks)..<(count * (t + 1) / chunks))
     }
+  }
+}
+
+/// Hands out 0, 1, 2, … to whichever thread asks next.
+private final class TaskCounter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = 0
+
+  func next() -> Int {
+    lock.lock()
+    defer { lock.unlock() }
+    value += 1
+    return value - 1
   }
 }

@@ -2,5 +2,147 @@ import CNNKitKernels
 import XCTest
 
 final class GEMMTests: XCTestCase {
-  func testPlaceholder() {}
+  private static let sizes = [1, 7, 13, 17, 33, 65, 127, 169, 300]
+  private static let transposes = [(false, false), (false, true), (true, false), (true, true)]
+
+  /// Runs `gemm` and `gemmReference` on the same operands and compares every element of C,
+  /// including the padding columns past `n`, which neither may touch.
+  private func check(
+    _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, beta: Float = 0, padA: Int = 0, padB: Int = 0, padC: Int = 0,
+    nanFill: Bool = false, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line
+  ) {
+    var rng = TestRandom(seed: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
+    let lda = (transposeA ? m : k) + padA
+    let ldb = (transposeB ? k : n) + padB
+    let ldc = n + padC
+    let a = rng.array(max(1, (transposeA ? k : m) * lda))
+    let b = rng.array(max(1, (transposeB ? n : k) * ldb))
+    var c = rng.array(m * ldc)
+    if nanFill {
+      // beta == 0 must ignore whatever C held, NaN included; padding keeps its NaN.
+      c = [Float](repeating: .nan, count: m * ldc)
+    }
+    var expected = c
+    a.withUnsafeBufferPointer { pa in
+      b.withUnsafeBufferPointer { pb in
+        expected.withUnsafeMutableBufferPointer { pc in
+          gemmReference(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+            c: pc.baseAddress!, ldc: ldc)
+        }
+        c.withUnsafeMutableBufferPointer { pc in
+          gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+            c: pc.baseAddress!, ldc: ldc)
+        }
+      }
+    }
+    let label =
+      "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta)"
+      + " pads=\(padA),\(padB),\(padC)"
+    // fp32 accumulation error grows with k; operands lie in [-1, 1).
+    let tolerance = 2e-6 * Float(k + 8) * max(1, abs(alpha)) + 1e-6 * abs(beta)
+    var actualValid: [Float] = []
+    var expectedValid: [Float] = []
+    for i in 0..<m {
+      let row = i * ldc
+      actualValid += c[row..<row + n]
+      expectedValid += expected[row..<row + n]
+      for j in n..<ldc where c[row + j].bitPattern != expected[row + j].bitPattern {
+        XCTFail("\(label): padding C[\(i), \(j)] was written", file: file, line: line)
+        return
+      }
+    }
+    assertClose(actualValid, expectedValid, tolerance: tolerance, label, file: file, line: line)
+  }
+
+  func testOddShapesAllTransposes() {
+    let sizes = Self.sizes
+    for (i, m) in sizes.enumerated() {
+      for (j, n) in sizes.enumerated() {
+        // Vary k with m and n so every size appears in every position without a full cube.
+        var k = sizes[(i + 2 * j + 3) % sizes.count]
+        if m * n * k > 2_000_000 { k = 17 }
+        for (ta, tb) in Self.transposes {
+          check(ta, tb, m: m, n: n, k: k)
+        }
+      }
+    }
+  }
+
+  func testLargerShapesCrossEveryBlockBoundary() {
+    // k past one packed slice, m past one A block, n past one B block.
+    for (ta, tb) in Self.transposes {
+      check(ta, tb, m: 300, n: 169, k: 1000)
+      check(ta, tb, m: 127, n: 300, k: 769)
+      check(ta, tb, m: 13, n: 2100, k: 33)
+      check(ta, tb, m: 250, n: 65, k: 385)
+    }
+  }
+
+  func testLeadingDimensionsLargerThanMinimum() {
+    for (ta, tb) in Self.transposes {
+      check(ta, tb, m: 17, n: 33, k: 13, padA: 3, padB: 5, padC: 7)
+      check(ta, tb, m: 65, n: 127, k: 300, padA: 1, padB: 16, padC: 9)
+      check(ta, tb, m: 1, n: 65, k: 127, padA: 4, padB: 2, padC: 3)
+      check(ta, tb, m: 65, n: 1, k: 127, padA: 4, padB: 2, padC: 3)
+    }
+  }
+
+  func testAlphaBetaVariations() {
+    let pairs: [(Float, Float)] = [(1, 0), (1, 1), (2.5, 0), (-0.5, 1), (0.75, -1.5), (1, 0.5), (-1, 2)]
+    for (alpha, beta) in pairs {
+      for (ta, tb) in Self.transposes {
+        check(ta, tb, m: 33, n: 65, k: 17, alpha: alpha, beta: beta, padC: 2)
+        check(ta, tb, m: 13, n: 7, k: 400, alpha: alpha, beta: beta)
+        check(ta, tb, m: 1, n: 169, k: 65, alpha: alpha, beta: beta)
+        check(ta, tb, m: 169, n: 1, k: 65, alpha: alpha, beta: beta, padC: 3)
+      }
+    }
+  }
+
+  func testBetaZeroOverwritesNaN() {
+    for (ta, tb) in Self.transposes {
+      for (m, n, k) in [(7, 13, 17), (65, 33, 300), (1, 127, 33), (127, 1, 33), (1, 1, 7), (300, 169, 65)] {
+        check(ta, tb, m: m, n: n, k: k, alpha: 1.5, beta: 0, padC: 3, nanFill: true)
+      }
+    }
+  }
+
+  func testMatrixVectorShapes() {
+    for (ta, tb) in Self.transposes {
+      for k in [1, 3, 15, 16, 17, 64, 1000] {
+        check(ta, tb, m: 1, n: 1, k: k)
+        check(ta, tb, m: 1, n: 2051, k: k, padA: 1, padB: 3)
+        check(ta, tb, m: 1027, n: 1, k: k, padA: 2, padB: 1, padC: 1)
+      }
+    }
+  }
+
+  func testDegenerateSizes() {
+    // k == 0 leaves beta · C; m == 0 or n == 0 is a no-op.
+    for (ta, tb) in Self.transposes {
+      check(ta, tb, m: 7, n: 9, k: 0, beta: 0.5)
+      check(ta, tb, m: 7, n: 9, k: 0, beta: 0, nanFill: true)
+      check(ta, tb, m: 0, n: 9, k: 5)
+      check(ta, tb, m: 7, n: 0, k: 5, padC: 2)
+      check(ta, tb, m: 13, n: 17, k: 5, alpha: 0, beta: 2)
+    }
+  }
+
+  func testThreadCountsAgree() {
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    for threads in [1, 2, 3, 4] {
+      Parallel.threadCount = threads
+      for (ta, tb) in Self.transposes {
+        check(ta, tb, m: 169, n: 300, k: 127, beta: 1, seed: UInt64(threads))
+        check(ta, tb, m: 13, n: 1000, k: 65, seed: UInt64(threads))
+        check(ta, tb, m: 1, n: 5000, k: 65, seed: UInt64(threads))
+      }
+    }
+  }
 }

@@ -12,7 +12,8 @@ public func conv2dForward(
     let image = input + n * s.inChannels * s.inHeight * s.inWidth
     let out = output + n * s.outChannels * spatial
     for g in 0..<s.groups {
-      im2col(s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
+      im2col(
+        s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
         columns: columns)
       gemm(
         transposeA: false, transposeB: false, m: coutG, n: spatial, k: kdim,
@@ -69,7 +70,8 @@ public func conv2dBackwardWeight(
     let image = input + n * s.inChannels * s.inHeight * s.inWidth
     let dy = gradOutput + n * s.outChannels * spatial
     for g in 0..<s.groups {
-      im2col(s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
+      im2col(
+        s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
         columns: columns)
       gemm(
         transposeA: false, transposeB: true, m: coutG, n: kdim, k: spatial,

@@ -1,29 +1,224 @@
 /// Row-major single-precision GEMM: `C = alpha * op(A) * op(B) + beta * C`.
 ///
-/// Same contract as `gemmReference`. Placeholder i-k-j loop, parallel over rows of C; the packed
-/// SIMD version replaces it.
+/// Same contract as `gemmReference`: `op(A)` is `m×k` (A stored `k×m` when `transposeA`), `op(B)` is
+/// `k×n` (B stored `n×k` when `transposeB`). `beta == 0` overwrites C without reading it.
+/// Packed, cache-blocked and SIMD; one-row or one-column products stream as matrix-vector products.
 public func gemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   alpha: Float, a: UnsafePointer<Float>, lda: Int,
   b: UnsafePointer<Float>, ldb: Int,
   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  if m == 0 || n == 0 { return }
-  Parallel.forRanges(m, minimumChunk: 8) { rows in
-    for i in rows {
-      let ci = c + i * ldc
-      if beta == 0 {
-        ci.update(repeating: 0, count: n)
-      } else if beta != 1 {
-        for j in 0..<n { ci[j] *= beta }
+  if m <= 0 || n <= 0 { return }
+  if k <= 0 || alpha == 0 {
+    scaleMatrix(rows: m, cols: n, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  if m == 1 || n == 1 {
+    gemvDispatch(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+      a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  PackedGEMM.run(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// `C = beta · C`, with `beta == 0` writing zeros (so NaN in C does not survive).
+private func scaleMatrix(rows: Int, cols: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+  if beta == 1 { return }
+  for i in 0..<rows {
+    let row = c + i * ldc
+    if beta == 0 {
+      row.update(repeating: 0, count: cols)
+    } else {
+      for j in 0..<cols { row[j] *= beta }
+    }
+  }
+}
+
+/// Routes a one-row or one-column GEMM to the streaming kernel matching the operand's layout.
+private func gemvDispatch(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  // The vector operand, its stride, the matrix and whether its rows run along k.
+  let x: UnsafePointer<Float>
+  let incx: Int
+  let matrix: UnsafePointer<Float>
+  let ld: Int
+  let count: Int
+  let rowsAlongK: Bool
+  let incy: Int
+  if m == 1 {
+    (x, incx) = (a, transposeA ? lda : 1)
+    (matrix, ld, count, rowsAlongK, incy) = (b, ldb, n, transposeB, 1)
+  } else {
+    (x, incx) = (b, transposeB ? 1 : ldb)
+    (matrix, ld, count, rowsAlongK, incy) = (a, lda, m, !transposeA, ldc)
+  }
+  let body = { (xs: UnsafePointer<Float>) in
+    if rowsAlongK {
+      GEMV.dotRows(
+        count: count, k: k, alpha: alpha, m: matrix, ld: ld, x: xs, beta: beta, y: c, incy: incy)
+    } else {
+      GEMV.axpyRows(
+        count: count, k: k, alpha: alpha, m: matrix, ld: ld, x: xs, beta: beta, y: c, incy: incy)
+    }
+  }
+  if incx == 1 {
+    body(x)
+  } else {
+    // A strided vector is gathered once so the kernels can load it with SIMD.
+    let xs = UnsafeMutablePointer<Float>.allocate(capacity: k)
+    defer { xs.deallocate() }
+    for p in 0..<k { xs[p] = x[p * incx] }
+    body(xs)
+  }
+}
+
+/// BLIS-style driver: for each `nc`-wide column block and `kc`-deep slice, B is packed into `nr`
+/// slivers (L3), then for each `mc`-row block A is packed into `mr` slivers (L2), and the
+/// micro-kernel sweeps tiles with one B sliver (L1) against every A sliver.
+enum PackedGEMM {
+  /// Depth of one packed slice: a `kc×16` B sliver (24 KiB) stays in the 32 KiB L1.
+  static let kcMax = 384
+  /// Rows of one packed A block: `mc×kc` floats (≈ 180 KiB) in L2.
+  static let mcMax = 120
+  /// Columns of one packed B block: `kc×nc` floats (1.5 MiB) in L3; 1024–4096 measured alike.
+  static let ncMax = 1024
+  /// Cost of packing one element, in multiply-adds, for choosing how to split work over threads.
+  static let packCost = 24
+  /// Cost of waking a second thread, in multiply-adds (≈ 10 µs of one core).
+  static let forkCost = 600_000
+
+  static func run(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    let mr = MicroKernel.mr
+    let nr = MicroKernel.nr
+    let mSlivers = (m + mr - 1) / mr
+    let nSlivers = (n + nr - 1) / nr
+    let plan = threadPlan(mSlivers: mSlivers, nSlivers: nSlivers, k: k)
+    let (tm, tn) = (plan.rowTasks, plan.columnTasks)
+    // Each task owns a block of C and packs its own operands: one fork-join, no barriers.
+    let task = { (t: Int) in
+      let (ti, tj) = (t / tn, t % tn)
+      let rowStart = min(m, mSlivers * ti / tm * mr)
+      let rowEnd = min(m, mSlivers * (ti + 1) / tm * mr)
+      let colStart = min(n, nSlivers * tj / tn * nr)
+      let colEnd = min(n, nSlivers * (tj + 1) / tn * nr)
+      if rowStart >= rowEnd || colStart >= colEnd { return }
+      block(
+        transposeA: transposeA, transposeB: transposeB, rows: rowStart..<rowEnd,
+        cols: colStart..<colEnd, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+        beta: beta, c: c, ldc: ldc)
+    }
+    if plan.dynamic {
+      Parallel.forEachDynamic(tm * tn, task)
+    } else {
+      Parallel.forEach(tm * tn, task)
+    }
+  }
+
+  /// How C is cut into tasks: a `rowTasks × columnTasks` grid, run one task per thread or, when
+  /// `dynamic`, as more tasks than threads claimed as threads free up.
+  struct ThreadPlan: Equatable {
+    var rowTasks: Int
+    var columnTasks: Int
+    var dynamic: Bool
+  }
+
+  /// Picks the task grid by a rough cost model: padded tile work, packing (the operand shared along
+  /// a cut is packed once per task) and the price of a fork. Twice as many tasks as threads is
+  /// preferred when it costs little extra: if another process slows one core, the other thread then
+  /// takes more of the work instead of waiting for it.
+  static func threadPlan(mSlivers: Int, nSlivers: Int, k: Int) -> ThreadPlan {
+    let threads = max(1, Parallel.threadCount)
+    var best = ThreadPlan(rowTasks: 1, columnTasks: 1, dynamic: false)
+    var bestCost = Int.max
+    var bestDynamic = best
+    var bestDynamicCost = Int.max
+    let counts = threads > 1 ? Array(1...threads) + [2 * threads] : [1]
+    for tasks in counts {
+      for tm in 1...tasks where tasks % tm == 0 {
+        let tn = tasks / tm
+        if tm > mSlivers || tn > nSlivers { continue }
+        let rows = (mSlivers + tm - 1) / tm * MicroKernel.mr
+        let cols = (nSlivers + tn - 1) / tn * MicroKernel.nr
+        let columnBlocks = (cols + ncMax - 1) / ncMax
+        let perTask = rows * cols * k + (rows * columnBlocks + cols) * k * packCost
+        let rounds = (tasks + threads - 1) / threads
+        let cost = rounds * perTask + (tasks > 1 ? forkCost : 0)
+        if tasks > threads {
+          if cost < bestDynamicCost {
+            (bestDynamic, bestDynamicCost) = (ThreadPlan(rowTasks: tm, columnTasks: tn, dynamic: true), cost)
+          }
+        } else if cost < bestCost {
+          (best, bestCost) = (ThreadPlan(rowTasks: tm, columnTasks: tn, dynamic: false), cost)
+        }
       }
-      for p in 0..<k {
-        let av = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
-        if transposeB {
-          for j in 0..<n { ci[j] += av * b[j * ldb + p] }
-        } else {
-          let bp = b + p * ldb
-          for j in 0..<n { ci[j] += av * bp[j] }
+    }
+    // Up to 4 % more modelled work buys balance under outside load.
+    if best.rowTasks * best.columnTasks == threads && bestDynamicCost <= bestCost + bestCost / 25 {
+      return bestDynamic
+    }
+    return best
+  }
+
+  /// Balanced block size: splits `total` into equal blocks of at most `limit`, rounded up to `unit`.
+  @inline(__always)
+  static func blockSize(_ total: Int, limit: Int, unit: Int) -> Int {
+    let blocks = (total + limit - 1) / limit
+    let size = (total + blocks - 1) / blocks
+    return (size + unit - 1) / unit * unit
+  }
+
+  /// Serial packed GEMM on the block `rows × cols` of C over the full depth `k`.
+  static func block(
+    transposeA: Bool, transposeB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    let mr = MicroKernel.mr
+    let nr = MicroKernel.nr
+    let kc = blockSize(k, limit: kcMax, unit: 1)
+    let mc = blockSize(rows.count, limit: mcMax, unit: mr)
+    let nc = blockSize(cols.count, limit: ncMax, unit: nr)
+    // Each region starts on a 64-byte boundary.
+    let sizeA = (mc * kc + 15) / 16 * 16
+    let sizeB = (nc * kc + 15) / 16 * 16
+    GEMMWorkspace.with(floats: sizeA + sizeB + mr * nr) { workspace in
+      let packedA = workspace
+      let packedB = workspace + sizeA
+      let scratch = packedB + sizeB
+      for jc in stride(from: cols.lowerBound, to: cols.upperBound, by: nc) {
+        let nb = min(nc, cols.upperBound - jc)
+        for pc in stride(from: 0, to: k, by: kc) {
+          let kb = min(kc, k - pc)
+          // Later slices add onto what the first wrote.
+          let sliceBeta = pc == 0 ? beta : 1
+          GEMMPacking.packB(
+            transposed: transposeB, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb, dst: packedB)
+          for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
+            let mb = min(mc, rows.upperBound - ic)
+            GEMMPacking.packA(
+              transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
+              dst: packedA)
+            for jr in stride(from: 0, to: nb, by: nr) {
+              let bs = UnsafePointer(packedB + jr * kb)
+              let w = min(nr, nb - jr)
+              for ir in stride(from: 0, to: mb, by: mr) {
+                MicroKernel.run(
+                  kc: kb, a: packedA + ir * kb, b: bs, c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
+                  rows: min(mr, mb - ir), cols: w, alpha: alpha, beta: sliceBeta, scratch: scratch)
+              }
+            }
+          }
         }
       }
     }

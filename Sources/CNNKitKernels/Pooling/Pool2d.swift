@@ -42,11 +42,13 @@ public struct Pool2dShape: Equatable, Sendable {
 
   /// Output height.
   public var outHeight: Int {
-    Self.outputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, pad: padHeight, ceilMode: ceilMode)
+    Self.outputSize(
+      input: inHeight, kernel: kernelHeight, stride: strideHeight, pad: padHeight, ceilMode: ceilMode)
   }
   /// Output width.
   public var outWidth: Int {
-    Self.outputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, pad: padWidth, ceilMode: ceilMode)
+    Self.outputSize(
+      input: inWidth, kernel: kernelWidth, stride: strideWidth, pad: padWidth, ceilMode: ceilMode)
   }
   /// Elements of the input.
   public var inputCount: Int { batch * channels * inHeight * inWidth }
@@ -78,11 +80,10 @@ public func maxPool2dForward(
         for iy in ys..<ye {
           for ix in xs..<xe {
             let v = src[iy * s.inWidth + ix]
-            // NaN wins, as in PyTorch, so it propagates.
+            // NaN wins, as in PyTorch, so it propagates (the last NaN, as PyTorch's CPU kernel).
             if v > best || v.isNaN {
               best = v
               bestIndex = iy * s.inWidth + ix
-              if v.isNaN { break }
             }
           }
         }
@@ -127,9 +128,11 @@ public func avgPool2dForward(
     let src = input + plane * s.inHeight * s.inWidth
     let dst = output + plane * oh * ow
     for y in 0..<oh {
-      let (ys, ye, ph) = averageWindow(y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
+      let (ys, ye, ph) = averageWindow(
+        y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
       for x in 0..<ow {
-        let (xs, xe, pw) = averageWindow(x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
+        let (xs, xe, pw) = averageWindow(
+          x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
         var sum: Float = 0
         for iy in ys..<ye { for ix in xs..<xe { sum += src[iy * s.inWidth + ix] } }
         let divisor = countIncludePad ? ph * pw : (ye - ys) * (xe - xs)
@@ -150,9 +153,11 @@ public func avgPool2dBackward(
     dst.update(repeating: 0, count: s.inHeight * s.inWidth)
     let g = gradOutput + plane * oh * ow
     for y in 0..<oh {
-      let (ys, ye, ph) = averageWindow(y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
+      let (ys, ye, ph) = averageWindow(
+        y, kernel: s.kernelHeight, stride: s.strideHeight, pad: s.padHeight, input: s.inHeight)
       for x in 0..<ow {
-        let (xs, xe, pw) = averageWindow(x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
+        let (xs, xe, pw) = averageWindow(
+          x, kernel: s.kernelWidth, stride: s.strideWidth, pad: s.padWidth, input: s.inWidth)
         let divisor = countIncludePad ? ph * pw : (ye - ys) * (xe - xs)
         if divisor == 0 { continue }
         let share = g[y * ow + x] / Float(divisor)

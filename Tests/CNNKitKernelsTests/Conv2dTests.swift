@@ -1,0 +1,166 @@
+import CNNKitKernels
+import XCTest
+
+final class Conv2dTests: XCTestCase {
+  /// Odd geometries: every stride 1…4, padding 0…3, dilation 1…2, grouped and depthwise,
+  /// non-square inputs and kernels, batch 1…3.
+  private static let shapes: [Conv2dShape] = [
+    Conv2dShape(
+      batch: 1, inChannels: 3, inHeight: 11, inWidth: 11, outChannels: 5, kernelHeight: 3, kernelWidth: 3),
+    Conv2dShape(
+      batch: 2, inChannels: 3, inHeight: 13, inWidth: 9, outChannels: 7, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1),
+    Conv2dShape(
+      batch: 3, inChannels: 4, inHeight: 17, inWidth: 19, outChannels: 6, kernelHeight: 5, kernelWidth: 5,
+      strideHeight: 3, strideWidth: 3, padHeight: 2, padWidth: 2, groups: 2),
+    Conv2dShape(
+      batch: 1, inChannels: 3, inHeight: 23, inWidth: 23, outChannels: 8, kernelHeight: 11, kernelWidth: 11,
+      strideHeight: 4, strideWidth: 4, padHeight: 2, padWidth: 2),
+    Conv2dShape(
+      batch: 2, inChannels: 6, inHeight: 9, inWidth: 14, outChannels: 9, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 3, padWidth: 3, dilationHeight: 2, dilationWidth: 2, groups: 3),
+    Conv2dShape(
+      batch: 2, inChannels: 5, inHeight: 10, inWidth: 7, outChannels: 5, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 1, strideWidth: 2, padHeight: 1, padWidth: 0, groups: 5),
+    Conv2dShape(
+      batch: 3, inChannels: 4, inHeight: 8, inWidth: 12, outChannels: 8, kernelHeight: 3, kernelWidth: 5,
+      strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 2, dilationHeight: 1, dilationWidth: 2,
+      groups: 4),
+    Conv2dShape(
+      batch: 1, inChannels: 7, inHeight: 6, inWidth: 5, outChannels: 4, kernelHeight: 1, kernelWidth: 1,
+      strideHeight: 4, strideWidth: 3),
+    Conv2dShape(
+      batch: 2, inChannels: 2, inHeight: 7, inWidth: 7, outChannels: 3, kernelHeight: 2, kernelWidth: 4,
+      strideHeight: 3, strideWidth: 4, padHeight: 3, padWidth: 1, dilationHeight: 2, dilationWidth: 1),
+    Conv2dShape(
+      batch: 1, inChannels: 16, inHeight: 15, inWidth: 13, outChannels: 33, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 1, padWidth: 1),
+    Conv2dShape(
+      batch: 3, inChannels: 9, inHeight: 12, inWidth: 5, outChannels: 12, kernelHeight: 3, kernelWidth: 2,
+      strideHeight: 2, strideWidth: 1, padHeight: 0, padWidth: 1, dilationHeight: 2, dilationWidth: 2,
+      groups: 3),
+    Conv2dShape(
+      batch: 2, inChannels: 4, inHeight: 5, inWidth: 9, outChannels: 4, kernelHeight: 5, kernelWidth: 3,
+      strideHeight: 1, strideWidth: 1, padHeight: 2, padWidth: 1, groups: 4),
+  ]
+
+  private func tolerance(_ s: Conv2dShape, depth: Int) -> Float {
+    2e-6 * Float(depth + 8)
+  }
+
+  private func label(_ s: Conv2dShape) -> String {
+    "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels)"
+      + " k\(s.kernelHeight)x\(s.kernelWidth) s\(s.strideHeight),\(s.strideWidth)"
+      + " p\(s.padHeight),\(s.padWidth) d\(s.dilationHeight),\(s.dilationWidth) g\(s.groups)"
+  }
+
+  func testShapesAreValid() {
+    for s in Self.shapes {
+      XCTAssertGreaterThan(s.outHeight, 0, label(s))
+      XCTAssertGreaterThan(s.outWidth, 0, label(s))
+      XCTAssertEqual(s.inChannels % s.groups, 0, label(s))
+      XCTAssertEqual(s.outChannels % s.groups, 0, label(s))
+    }
+  }
+
+  func testForwardMatchesReference() {
+    for (index, s) in Self.shapes.enumerated() {
+      var rng = TestRandom(seed: UInt64(index + 1))
+      let input = rng.array(s.inputCount)
+      let weight = rng.array(s.weightCount)
+      let bias = rng.array(s.outChannels)
+      for useBias in [false, true] {
+        var expected = [Float](repeating: 0, count: s.outputCount)
+        // NaN-filled so any output the kernel forgets to write fails.
+        var actual = [Float](repeating: .nan, count: s.outputCount)
+        bias.withUnsafeBufferPointer { pb in
+          let b = useBias ? pb.baseAddress : nil
+          conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
+          conv2dForward(s, input: input, weight: weight, bias: b, output: &actual)
+        }
+        let depth = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
+        assertClose(
+          actual, expected, tolerance: tolerance(s, depth: depth), "forward \(label(s)) bias=\(useBias)")
+      }
+    }
+  }
+
+  func testBackwardInputMatchesReference() {
+    for (index, s) in Self.shapes.enumerated() {
+      var rng = TestRandom(seed: UInt64(100 + index))
+      let gradOutput = rng.array(s.outputCount)
+      let weight = rng.array(s.weightCount)
+      var expected = [Float](repeating: 0, count: s.inputCount)
+      var actual = [Float](repeating: .nan, count: s.inputCount)
+      conv2dBackwardInputReference(s, gradOutput: gradOutput, weight: weight, gradInput: &expected)
+      conv2dBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: &actual)
+      let depth = s.outChannelsPerGroup * s.kernelHeight * s.kernelWidth
+      assertClose(actual, expected, tolerance: tolerance(s, depth: depth), "backward input \(label(s))")
+    }
+  }
+
+  func testBackwardWeightMatchesReference() {
+    for (index, s) in Self.shapes.enumerated() {
+      var rng = TestRandom(seed: UInt64(200 + index))
+      let input = rng.array(s.inputCount)
+      let gradOutput = rng.array(s.outputCount)
+      for withBias in [false, true] {
+        var expectedWeight = [Float](repeating: 0, count: s.weightCount)
+        var actualWeight = [Float](repeating: .nan, count: s.weightCount)
+        var expectedBias = [Float](repeating: 0, count: s.outChannels)
+        var actualBias = [Float](repeating: .nan, count: s.outChannels)
+        expectedBias.withUnsafeMutableBufferPointer { eb in
+          actualBias.withUnsafeMutableBufferPointer { ab in
+            conv2dBackwardWeightReference(
+              s, input: input, gradOutput: gradOutput, gradWeight: &expectedWeight,
+              gradBias: withBias ? eb.baseAddress : nil)
+            conv2dBackwardWeight(
+              s, input: input, gradOutput: gradOutput, gradWeight: &actualWeight,
+              gradBias: withBias ? ab.baseAddress : nil)
+          }
+        }
+        let depth = s.batch * s.outHeight * s.outWidth
+        assertClose(
+          actualWeight, expectedWeight, tolerance: tolerance(s, depth: depth),
+          "backward weight \(label(s)) bias=\(withBias)")
+        if withBias {
+          assertClose(
+            actualBias, expectedBias, tolerance: tolerance(s, depth: depth), "backward bias \(label(s))")
+        } else {
+          XCTAssertTrue(actualBias.allSatisfy { $0.isNaN }, "bias gradient written without a buffer")
+        }
+      }
+    }
+  }
+
+  func testIm2colAndCol2imAreAdjoint() {
+    // <im2col(x), y> == <x, col2im(y)> for every geometry: the two must visit the same pixels.
+    for (index, s) in Self.shapes.enumerated() {
+      var rng = TestRandom(seed: UInt64(300 + index))
+      let channels = s.inChannelsPerGroup
+      let rows = channels * s.kernelHeight * s.kernelWidth
+      let columnsCount = rows * s.outHeight * s.outWidth
+      let image = rng.array(s.inChannels * s.inHeight * s.inWidth)
+      let y = rng.array(columnsCount)
+      var columns = [Float](repeating: .nan, count: columnsCount)
+      var back = [Float](repeating: 0, count: image.count)
+      let offset = s.inChannels - channels
+      im2col(s, image: image, channelOffset: offset, channels: channels, columns: &columns)
+      col2imAccumulate(s, columns: y, channelOffset: offset, channels: channels, image: &back)
+      var lhs: Double = 0
+      var rhs: Double = 0
+      for i in 0..<columnsCount { lhs += Double(columns[i]) * Double(y[i]) }
+      for i in 0..<image.count { rhs += Double(image[i]) * Double(back[i]) }
+      XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), label(s))
+    }
+  }
+
+  func testAlexNetFirstLayerGeometry() {
+    // torchvision AlexNet conv1: 224 → 55 with an 11×11 stride-4 kernel and padding 2.
+    let s = Conv2dShape(
+      batch: 1, inChannels: 3, inHeight: 224, inWidth: 224, outChannels: 64, kernelHeight: 11,
+      kernelWidth: 11, strideHeight: 4, strideWidth: 4, padHeight: 2, padWidth: 2)
+    XCTAssertEqual(s.outHeight, 55)
+    XCTAssertEqual(s.outWidth, 55)
+  }
+}
