@@ -35,9 +35,14 @@ extension Module {
   /// reports the rest.
   @discardableResult
   public func loadStateDict(from file: SafeTensorsFile, strict: Bool = true) throws -> StateDictLoadReport {
+    try loadStateDict(from: file, entries: file.entries, strict: strict)
+  }
+
+  /// Loads from a subset of a file's entries (a checkpoint also holds optimiser state).
+  func loadStateDict(from file: SafeTensorsFile, entries: [SafeTensorsEntry], strict: Bool) throws -> StateDictLoadReport {
     let own = stateDict()
     var fileEntries: [String: SafeTensorsEntry] = [:]
-    for entry in file.entries { fileEntries[entry.name] = entry }
+    for entry in entries { fileEntries[entry.name] = entry }
     var matched: [(Tensor, SafeTensorsEntry)] = []
     var missing: [String] = []
     var mismatched: [String] = []
@@ -56,7 +61,7 @@ extension Module {
         mismatched.append("\(name): model \(shapeString(tensor.shape)) vs file \(shapeString(entry.shape))")
       }
     }
-    let unexpected = file.entries.map(\.name).filter { !known.contains($0) }
+    let unexpected = entries.map(\.name).filter { !known.contains($0) }
     if strict && !(missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty) {
       throw StateDictMismatch(path: file.path, missing: missing, unexpected: unexpected, shapeMismatches: mismatched)
     }

@@ -54,6 +54,12 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 public enum GlobalRandom {
   nonisolated(unsafe) static var generator = RandomGenerator(seed: 0)
 
+  /// The global generator itself, to save in a checkpoint and restore on resume.
+  public static var current: RandomGenerator {
+    get { generator }
+    set { generator = newValue }
+  }
+
   /// Reseeds the global generator (PyTorch's `torch.manual_seed`).
   public static func manualSeed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 

@@ -1,0 +1,105 @@
+import Foundation
+
+/// Everything besides tensors that a training run needs to continue exactly where it stopped.
+public struct TrainingState: Codable, Equatable, Sendable {
+  /// Epochs fully completed.
+  public var epoch: Int
+  /// Batches already done in the epoch after `epoch` (0 at an epoch boundary).
+  public var batchInEpoch: Int
+  /// Optimiser steps taken in the whole run.
+  public var globalStep: Int
+  /// The global random generator (dropout draws from it).
+  public var randomState: [UInt64]
+  /// Optimiser scalars (`Optimizer.stateScalars`).
+  public var optimizerScalars: [String: String]
+  /// Learning-rate scheduler state.
+  public var schedulerState: [String: String]
+  /// Per-epoch figures so far.
+  public var history: TrainingHistory
+  /// The run's settings (model, classes, dataset, flags), so `--resume` can check them.
+  public var configuration: [String: String]
+
+  /// Creates a state record.
+  public init(
+    epoch: Int, batchInEpoch: Int, globalStep: Int, random: RandomGenerator, optimizerScalars: [String: String],
+    schedulerState: [String: String], history: TrainingHistory, configuration: [String: String]
+  ) {
+    self.epoch = epoch
+    self.batchInEpoch = batchInEpoch
+    self.globalStep = globalStep
+    self.randomState = [random.state.0, random.state.1, random.state.2, random.state.3]
+    self.optimizerScalars = optimizerScalars
+    self.schedulerState = schedulerState
+    self.history = history
+    self.configuration = configuration
+  }
+
+  /// The saved random generator.
+  public var random: RandomGenerator {
+    var generator = RandomGenerator(seed: 0)
+    if randomState.count == 4 { generator.state = (randomState[0], randomState[1], randomState[2], randomState[3]) }
+    return generator
+  }
+}
+
+/// A training checkpoint: one safetensors file holding the model's state dict under torchvision
+/// names, the optimiser's state under `optimizer.*`, and a `TrainingState` as JSON in the metadata
+/// key `cnnkit.training_state`. Written atomically, so a crash leaves the previous file intact.
+public enum Checkpoint {
+  static let stateKey = "cnnkit.training_state"
+  static let optimizerPrefix = "optimizer."
+
+  /// Errors specific to checkpoints; they name the file.
+  public enum CheckpointError: Error, CustomStringConvertible {
+    case notACheckpoint(path: String, reason: String)
+    public var description: String {
+      switch self {
+      case .notACheckpoint(let path, let reason): return "\(path): not a CNNKit checkpoint: \(reason)"
+      }
+    }
+  }
+
+  /// Writes `model`, `optimizer` and `state` to `path` atomically.
+  public static func save(to path: String, model: Module, optimizer: Optimizer, state: TrainingState) throws {
+    var items = model.stateDict().map { name, tensor in
+      SafeTensorsWriter.Item(name: name, tensor: tensor, dtype: name.hasSuffix("num_batches_tracked") ? .i64 : .f32)
+    }
+    for (name, tensor) in optimizer.stateTensors() {
+      items.append(SafeTensorsWriter.Item(name: optimizerPrefix + name, tensor: tensor))
+    }
+    let json = try JSONEncoder().encode(state)
+    try SafeTensorsWriter.write(items, metadata: [stateKey: String(decoding: json, as: UTF8.self)], to: path)
+  }
+
+  /// Reads only the `TrainingState` of a checkpoint (to check settings before building anything).
+  public static func readState(from path: String) throws -> TrainingState {
+    try readState(SafeTensorsFile(path: path))
+  }
+
+  static func readState(_ file: SafeTensorsFile) throws -> TrainingState {
+    guard let text = file.metadata[stateKey] else {
+      throw CheckpointError.notACheckpoint(path: file.path, reason: "no \(stateKey) metadata (a plain weights file?)")
+    }
+    do {
+      return try JSONDecoder().decode(TrainingState.self, from: Data(text.utf8))
+    } catch {
+      throw CheckpointError.notACheckpoint(path: file.path, reason: "training state is not valid (\(error))")
+    }
+  }
+
+  /// Restores `model` and `optimizer` from `path` (strictly: every tensor must fit) and returns the
+  /// saved state. A model that does not fit is left unchanged; call this before training starts.
+  @discardableResult
+  public static func restore(from path: String, model: Module, optimizer: Optimizer) throws -> TrainingState {
+    let file = try SafeTensorsFile(path: path)
+    let state = try readState(file)
+    let modelEntries = file.entries.filter { !$0.name.hasPrefix(optimizerPrefix) }
+    var optimizerTensors: [String: Tensor] = [:]
+    for entry in file.entries where entry.name.hasPrefix(optimizerPrefix) {
+      optimizerTensors[String(entry.name.dropFirst(optimizerPrefix.count))] = try file.tensor(named: entry.name)
+    }
+    try model.loadStateDict(from: file, entries: modelEntries, strict: true)
+    try optimizer.restore(tensors: optimizerTensors, scalars: state.optimizerScalars)
+    return state
+  }
+}
