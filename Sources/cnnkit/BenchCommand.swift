@@ -50,7 +50,9 @@ struct BenchCommand: ParsableCommand {
   }
 
   private func benchmark() throws {
-    guard mode == "infer" || mode == "train" else { throw CLIError("--mode must be 'infer' or 'train', got '\(mode)'") }
+    guard mode == "infer" || mode == "train" else {
+      throw CLIError("--mode must be 'infer' or 'train', got '\(mode)'")
+    }
     guard iterations >= 1 else { throw CLIError("--iterations must be at least 1, got \(iterations)") }
     guard warmup >= 0 else { throw CLIError("--warmup must be 0 or more, got \(warmup)") }
     if let threads {
@@ -62,14 +64,19 @@ struct BenchCommand: ParsableCommand {
     let chw = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
     let classCount = classes ?? entry.defaultClasses
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: chw) }
-    let macsPerImage = try CLIError.wrap { try ModelTrace(model: network, inputShape: [1] + chw).totalMultiplyAccumulates }
-    print("model \(model), input \(chw.map(String.init).joined(separator: "×")), \(mode), \(Parallel.threadCount) threads")
+    let macsPerImage = try CLIError.wrap {
+      try ModelTrace(model: network, inputShape: [1] + chw).totalMultiplyAccumulates
+    }
+    print(
+      "model \(model), input \(chw.map(String.init).joined(separator: "×")), \(mode), \(Parallel.threadCount) threads"
+    )
     print("batch   img/s median      min      max   GFLOP/s  max RSS MiB")
     for b in batches {
       var rng = RandomGenerator(seed: 1)
       let x = Tensor.randn([b] + chw, using: &rng)
       let labels = (0..<b).map { $0 % classCount }
-      let optimizer = SGD(parameters: network.parameters(), learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
+      let optimizer = SGD(
+        parameters: network.parameters(), learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
       if mode == "train" { network.train() } else { network.eval() }
       var seconds: [Double] = []
       for i in 0..<(warmup + iterations) {
@@ -95,7 +102,8 @@ struct BenchCommand: ParsableCommand {
       let rss = peakResidentMiB()
       print(
         String(
-          format: "%5d  %12.1f %8.1f %8.1f  %8.1f  %11.0f", b, median, rates.first!, rates.last!, gflops, rss))
+          format: "%5d  %12.1f %8.1f %8.1f  %8.1f  %11.0f", b, median, rates.first!, rates.last!, gflops, rss)
+      )
       let json: [String: Any] = [
         "framework": "cnnkit", "model": model, "mode": mode, "batch": b, "threads": Parallel.threadCount,
         "img_s_median": median, "img_s_min": rates.first!, "img_s_max": rates.last!, "gflops_median": gflops,

@@ -8,6 +8,7 @@ struct CNNKitCommand: ParsableCommand {
     commandName: "cnnkit",
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
     subcommands: [
-      SummaryCommand.self, ListCommand.self, InspectCommand.self, ForwardCommand.self, ExportCommand.self, BenchCommand.self,
+      SummaryCommand.self, ListCommand.self, InspectCommand.self, ForwardCommand.self, ExportCommand.self,
+      BenchCommand.self,
     ])
 }

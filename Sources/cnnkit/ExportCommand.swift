@@ -7,7 +7,8 @@ import Foundation
 struct ExportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
-    abstract: "Write a model's weights (seeded initialisation, or --weights converted to F32) as .safetensors.")
+    abstract:
+      "Write a model's weights (seeded initialisation, or --weights converted to F32) as .safetensors.")
 
   @Option(help: "Zoo model name (see `cnnkit list`).")
   var model: String

@@ -7,7 +7,8 @@ import Foundation
 struct ForwardCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "forward",
-    abstract: "Run a zoo model (eval mode) on the tensor 'input' of a .safetensors file; write logits as 'output'.")
+    abstract:
+      "Run a zoo model (eval mode) on the tensor 'input' of a .safetensors file; write logits as 'output'.")
 
   @Option(help: "Zoo model name (see `cnnkit list`).")
   var model: String
@@ -15,7 +16,8 @@ struct ForwardCommand: ParsableCommand {
   @Option(help: "Number of output classes (default: the model's own).")
   var classes: Int?
 
-  @Option(help: "Weights as .safetensors with torchvision state-dict names (default: the model's initialisation).")
+  @Option(
+    help: "Weights as .safetensors with torchvision state-dict names (default: the model's initialisation).")
   var weights: String?
 
   @Flag(help: "Load the weights that match and list the rest instead of failing.")
@@ -31,7 +33,8 @@ struct ForwardCommand: ParsableCommand {
     do {
       let source = try CLIError.wrap { try SafeTensorsFile(path: input) }
       guard let entry = source.entry(named: "input") else {
-        throw CLIError("\(input): no tensor named 'input' (found: \(source.entries.map(\.name).joined(separator: ", ")))")
+        throw CLIError(
+          "\(input): no tensor named 'input' (found: \(source.entries.map(\.name).joined(separator: ", ")))")
       }
       guard entry.shape.count == 4 else {
         throw CLIError("\(input): tensor 'input' must be N×C×H×W, got shape \(entry.shape)")
@@ -43,14 +46,21 @@ struct ForwardCommand: ParsableCommand {
       }
       if let weights {
         let report = try CLIError.wrap { try network.loadStateDict(contentsOf: weights, strict: !nonStrict) }
-        for name in report.missing { FileHandle.standardError.write(Data("warning: \(weights): missing \(name)\n".utf8)) }
-        for name in report.unexpected { FileHandle.standardError.write(Data("warning: \(weights): unexpected \(name)\n".utf8)) }
-        for line in report.shapeMismatches { FileHandle.standardError.write(Data("warning: \(weights): \(line)\n".utf8)) }
+        for name in report.missing {
+          FileHandle.standardError.write(Data("warning: \(weights): missing \(name)\n".utf8))
+        }
+        for name in report.unexpected {
+          FileHandle.standardError.write(Data("warning: \(weights): unexpected \(name)\n".utf8))
+        }
+        for line in report.shapeMismatches {
+          FileHandle.standardError.write(Data("warning: \(weights): \(line)\n".utf8))
+        }
       }
       network.eval()
       let y = try CLIError.wrap { try GradMode.withNoGrad { try network(x) } }
       try CLIError.wrap {
-        try SafeTensorsWriter.write([.init(name: "output", tensor: y)], metadata: ["model": model], to: output)
+        try SafeTensorsWriter.write(
+          [.init(name: "output", tensor: y)], metadata: ["model": model], to: output)
       }
       print("\(output): output \(y.shape)")
     } catch let error as CLIError {

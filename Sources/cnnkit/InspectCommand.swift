@@ -14,14 +14,17 @@ struct InspectCommand: ParsableCommand {
     do {
       let st = try CLIError.wrap { try SafeTensorsFile(path: file) }
       let nameWidth = max(6, st.entries.map(\.name.count).max() ?? 0)
-      print("name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  dtype  shape                 elements")
+      print(
+        "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+          + "  dtype  shape                 elements")
       var total = 0
       for e in st.entries {
         let shape = "[" + e.shape.map(String.init).joined(separator: ", ") + "]"
         print(
           e.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
             + e.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
-            + shape.padding(toLength: max(20, shape.count), withPad: " ", startingAt: 0) + "  " + "\(e.count)")
+            + shape.padding(toLength: max(20, shape.count), withPad: " ", startingAt: 0) + "  " + "\(e.count)"
+        )
         total += e.count
       }
       let bytes = st.entries.reduce(0) { $0 + $1.byteRange.count }

@@ -26,7 +26,9 @@ extension CLITests {
     let input = folder + "/x.safetensors"
     try SafeTensorsWriter.write([.init(name: "input", tensor: x)], to: input)
     let output = folder + "/y.safetensors"
-    let forward = try run(["forward", "--model", "lenet5", "--weights", weights, "--input", input, "--output", output])
+    let forward = try run([
+      "forward", "--model", "lenet5", "--weights", weights, "--input", input, "--output", output,
+    ])
     XCTAssertEqual(forward.status, 0, forward.stderr)
     // The same weights in the library give the same logits.
     let model = try Zoo.build("lenet5")
@@ -53,14 +55,17 @@ extension CLITests {
     FileManager.default.createFile(atPath: output, contents: Data("keep me".utf8))
     // Weights of another model: a strict load lists the problems by name and writes nothing.
     let mismatch = try run([
-      "forward", "--model", "lenet5", "--classes", "7", "--weights", otherWeights, "--input", input, "--output", output,
+      "forward", "--model", "lenet5", "--classes", "7", "--weights", otherWeights, "--input", input,
+      "--output", output,
     ])
     XCTAssertNotEqual(mismatch.status, 0)
-    XCTAssertTrue(mismatch.stderr.contains("classifier.4.weight: model [7, 84] vs file [10, 84]"), mismatch.stderr)
+    XCTAssertTrue(
+      mismatch.stderr.contains("classifier.4.weight: model [7, 84] vs file [10, 84]"), mismatch.stderr)
     XCTAssertEqual(try String(contentsOfFile: output, encoding: .utf8), "keep me")
     // --non-strict loads what fits and warns about the rest.
     let relaxed = try run([
-      "forward", "--model", "lenet5", "--classes", "7", "--weights", otherWeights, "--non-strict", "--input", input,
+      "forward", "--model", "lenet5", "--classes", "7", "--weights", otherWeights, "--non-strict", "--input",
+      input,
       "--output", output,
     ])
     XCTAssertEqual(relaxed.status, 0, relaxed.stderr)
@@ -70,7 +75,9 @@ extension CLITests {
     let noInput = try run(["forward", "--model", "lenet5", "--input", otherWeights, "--output", output])
     XCTAssertNotEqual(noInput.status, 0)
     XCTAssertTrue(noInput.stderr.contains("no tensor named 'input'"), noInput.stderr)
-    let missing = try run(["forward", "--model", "lenet5", "--input", folder + "/nope.safetensors", "--output", output])
+    let missing = try run([
+      "forward", "--model", "lenet5", "--input", folder + "/nope.safetensors", "--output", output,
+    ])
     XCTAssertNotEqual(missing.status, 0)
     XCTAssertTrue(missing.stderr.contains("nope.safetensors: cannot read"), missing.stderr)
   }

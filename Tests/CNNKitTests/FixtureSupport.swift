@@ -5,7 +5,9 @@ import XCTest
 /// Access to the PyTorch fixtures written by Tests/Fixtures/generate_fixtures.py.
 enum Fixtures {
   /// The folder beside this source file.
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    "Fixtures"
+  ).path
 
   /// Opens fixture `name` (without extension).
   static func open(_ name: String) throws -> SafeTensorsFile {

@@ -16,10 +16,12 @@ final class PyTorchFixtureTests: XCTestCase {
         dilation: pair("dilation"), groups: int("groups"))
     case "max_pool2d":
       return try Functional.maxPool2d(
-        x, kernel: pair("kernel"), stride: pair("stride"), padding: pair("padding"), ceilMode: f.meta("ceil_mode")!)
+        x, kernel: pair("kernel"), stride: pair("stride"), padding: pair("padding"),
+        ceilMode: f.meta("ceil_mode")!)
     case "avg_pool2d":
       return try Functional.avgPool2d(
-        x, kernel: pair("kernel"), stride: pair("stride"), padding: pair("padding"), ceilMode: f.meta("ceil_mode")!,
+        x, kernel: pair("kernel"), stride: pair("stride"), padding: pair("padding"),
+        ceilMode: f.meta("ceil_mode")!,
         countIncludePad: f.meta("count_include_pad")!)
     case "adaptive_avg_pool2d":
       let size: [Int] = f.meta("output_size")!
@@ -30,21 +32,24 @@ final class PyTorchFixtureTests: XCTestCase {
       let variance = t["running_var_before"]!.copy()
       let y = try Functional.batchNorm(
         x, runningMean: mean, runningVar: variance, weight: t["weight"], bias: t["bias"], training: training,
-        momentum: f.meta("momentum", as: Double.self).map(Float.init)!, eps: f.meta("eps", as: Double.self).map(Float.init)!)
+        momentum: f.meta("momentum", as: Double.self).map(Float.init)!,
+        eps: f.meta("eps", as: Double.self).map(Float.init)!)
       assertClose(mean, t["running_mean_after"]!, "\(f.path) running_mean")
       assertClose(variance, t["running_var_after"]!, "\(f.path) running_var")
       return y
     case "local_response_norm":
       let convention = LRNConvention(rawValue: f.meta("convention")!)!
       return try Functional.localResponseNorm(
-        x, size: int("size"), alpha: Float(f.meta("alpha", as: Double.self)!), beta: Float(f.meta("beta", as: Double.self)!),
+        x, size: int("size"), alpha: Float(f.meta("alpha", as: Double.self)!),
+        beta: Float(f.meta("beta", as: Double.self)!),
         k: Float(f.meta("k", as: Double.self)!), convention: convention)
     case "linear": return try Functional.linear(x, weight: t["weight"]!, bias: t["bias"])
     case "relu": return Functional.relu(x)
     case "softmax": return Functional.softmax(x)
     case "log_softmax": return Functional.logSoftmax(x)
     case "cross_entropy": return try Functional.crossEntropy(x, targets: t["target"]!.scalars.map { Int($0) })
-    case "nll_loss": return try Functional.nllLoss(Functional.logSoftmax(x), targets: t["target"]!.scalars.map { Int($0) })
+    case "nll_loss":
+      return try Functional.nllLoss(Functional.logSoftmax(x), targets: t["target"]!.scalars.map { Int($0) })
     case "add": return try Functional.add(x, t["y"]!)
     default:
       XCTFail("\(f.path): unknown op \(op)")
@@ -60,7 +65,9 @@ final class PyTorchFixtureTests: XCTestCase {
       var tensors: [String: Tensor] = [:]
       for entry in file.entries { tensors[entry.name] = try file.tensor(named: entry.name) }
       // Differentiable inputs are those PyTorch produced a gradient for.
-      for (key, tensor) in tensors where key != "output" && tensors["grad_" + key] != nil { tensor.requiresGrad = true }
+      for (key, tensor) in tensors where key != "output" && tensors["grad_" + key] != nil {
+        tensor.requiresGrad = true
+      }
       let output = try run(file, tensors)
       assertClose(output, tensors["output"]!, "\(name) output")
       output.backward(tensors["grad_output"]!)
@@ -78,8 +85,10 @@ final class PyTorchFixtureTests: XCTestCase {
   func testPaperLRNEqualsPyTorchLRNWithScaledAlpha() throws {
     var rng = RandomGenerator(seed: 5)
     let x = Tensor.randn([1, 6, 2, 2], using: &rng)
-    let paper = try Functional.localResponseNorm(x, size: 5, alpha: 1e-2, beta: 0.75, k: 2, convention: .paper)
-    let pytorch = try Functional.localResponseNorm(x, size: 5, alpha: 5e-2, beta: 0.75, k: 2, convention: .pytorch)
+    let paper = try Functional.localResponseNorm(
+      x, size: 5, alpha: 1e-2, beta: 0.75, k: 2, convention: .paper)
+    let pytorch = try Functional.localResponseNorm(
+      x, size: 5, alpha: 5e-2, beta: 0.75, k: 2, convention: .pytorch)
     assertClose(paper, pytorch, relative: 1e-6, absolute: 0, "paper vs pytorch LRN")
   }
 

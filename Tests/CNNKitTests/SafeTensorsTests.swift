@@ -64,7 +64,8 @@ final class SafeTensorsTests: XCTestCase {
   func testHalfPrecisionSpecialValues() throws {
     // 0x0001 smallest subnormal, 0x7C00 +inf, 0xFBFF -65504.
     let data: [UInt8] = [0x01, 0x00, 0x00, 0x7C, 0xFF, 0xFB]
-    let path = makeFile("half.safetensors", header: #"{"x":{"dtype":"F16","shape":[3],"data_offsets":[0,6]}}"#, data: data)
+    let path = makeFile(
+      "half.safetensors", header: #"{"x":{"dtype":"F16","shape":[3],"data_offsets":[0,6]}}"#, data: data)
     let values = try SafeTensorsFile(path: path).tensor(named: "x").scalars
     XCTAssertEqual(values[0], 5.9604645e-08)
     XCTAssertEqual(values[1], .infinity)
@@ -79,7 +80,10 @@ final class SafeTensorsTests: XCTestCase {
     let file = try SafeTensorsFile(path: path)
     XCTAssertEqual(
       file.entries.map(\.name),
-      ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked"])
+      [
+        "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+        "1.num_batches_tracked",
+      ])
     let counter = file.entry(named: "1.num_batches_tracked")!
     XCTAssertEqual(counter.dtype, .i64)
     XCTAssertEqual(counter.shape, [])
@@ -124,8 +128,14 @@ final class SafeTensorsTests: XCTestCase {
       ("notobject", "[1,2]", [], "does not start with '{'"),
       ("dtype", #"{"x":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}"#, [0], "unknown dtype 'F8'"),
       ("range", #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, [0, 0, 0, 0], "beyond"),
-      ("count", #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8), "do not hold"),
-      ("order", #"{"x":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}"#, Array(repeating: 0, count: 8), "not ordered"),
+      (
+        "count", #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8),
+        "do not hold"
+      ),
+      (
+        "order", #"{"x":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}"#, Array(repeating: 0, count: 8),
+        "not ordered"
+      ),
       ("negative", #"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}"#, [], "non-negative"),
       (
         "overlap",
@@ -159,7 +169,9 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertThrowsError(try SafeTensorsFile(path: folder + "/does-not-exist")) {
       XCTAssertTrue("\($0)".contains("cannot read"))
     }
-    XCTAssertThrowsError(try SafeTensorsFile(path: folder)) { XCTAssertTrue("\($0)".contains("not a regular file")) }
+    XCTAssertThrowsError(try SafeTensorsFile(path: folder)) {
+      XCTAssertTrue("\($0)".contains("not a regular file"))
+    }
   }
 
   /// Every truncation and many random corruptions of a valid file: an error or a valid file, never a crash.
@@ -191,7 +203,8 @@ final class SafeTensorsTests: XCTestCase {
       if let file = try? SafeTensorsFile(path: path) {
         // A corruption that still parses must still be safe to read and load.
         for entry in file.entries { _ = try file.tensor(named: entry.name) }
-        _ = try? Sequential(Conv2d(1, 2, kernelSize: 2), BatchNorm2d(2), Linear(3, 2)).loadStateDict(from: file)
+        _ = try? Sequential(Conv2d(1, 2, kernelSize: 2), BatchNorm2d(2), Linear(3, 2)).loadStateDict(
+          from: file)
       }
     }
   }
@@ -211,7 +224,9 @@ final class SafeTensorsTests: XCTestCase {
         throw CocoaError(.fileWriteUnknown)
       })
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".tmp-") }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter {
+      $0.contains(".tmp-")
+    }
     XCTAssertEqual(leftovers, [])
   }
 }

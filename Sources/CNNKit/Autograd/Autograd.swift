@@ -31,7 +31,8 @@ public enum GradMode {
 extension Tensor {
   /// Attaches a backward rule when grad mode is on and any input requires grad. Returns `self`.
   @discardableResult
-  func recording(_ operation: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+  func recording(_ operation: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor
+  {
     guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
     requiresGrad = true
     gradNode = GradNode(operation: operation, inputs: inputs, backward: backward)
@@ -44,7 +45,9 @@ extension Tensor {
   public func backward(_ gradient: Tensor? = nil) {
     precondition(requiresGrad, "backward: tensor does not require grad")
     let seed = gradient ?? Tensor(repeating: 1, shape: shape)
-    precondition(seed.shape == shape || (seed.count == 1 && count == 1), "backward: gradient shape \(seed.shape) ≠ \(shape)")
+    precondition(
+      seed.shape == shape || (seed.count == 1 && count == 1),
+      "backward: gradient shape \(seed.shape) ≠ \(shape)")
 
     // Topological order by iterative depth-first search (deep ResNets would overflow recursion).
     var order: [Tensor] = []
@@ -57,7 +60,8 @@ extension Tensor {
       }
       if !visited.insert(ObjectIdentifier(t)).inserted { continue }
       stack.append((t, true))
-      for input in t.gradNode?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+      for input in t.gradNode?.inputs ?? []
+      where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
         stack.append((input, false))
       }
     }

@@ -9,12 +9,15 @@ func conv2dShape(
     throw TensorError.shapeMismatch(operation: op, message: "expected NCHW input, got \(shapeString(input))")
   }
   guard weight.count == 4, groups > 0, weight[0] % groups == 0, input[1] % groups == 0 else {
-    throw TensorError.shapeMismatch(operation: op, message: "weight \(shapeString(weight)) with groups \(groups) is not valid")
+    throw TensorError.shapeMismatch(
+      operation: op, message: "weight \(shapeString(weight)) with groups \(groups) is not valid")
   }
   guard input[1] == weight[1] * groups else {
     throw TensorError.shapeMismatch(
       operation: op,
-      message: "input \(shapeString(input)) has \(input[1]) channels, weight \(shapeString(weight)) with groups \(groups) expects \(weight[1] * groups)")
+      message:
+        "input \(shapeString(input)) has \(input[1]) channels, weight \(shapeString(weight)) with groups \(groups) expects \(weight[1] * groups)"
+    )
   }
   let s = Conv2dShape(
     batch: input[0], inChannels: input[1], inHeight: input[2], inWidth: input[3], outChannels: weight[0],
@@ -26,7 +29,9 @@ func conv2dShape(
   guard effectiveH > 0, effectiveW > 0 else {
     throw TensorError.emptyOutput(
       operation: op,
-      message: "input \(input[2])×\(input[3]) with padding \(padding.0) is smaller than the \(weight[2])×\(weight[3]) kernel; output would be empty")
+      message:
+        "input \(input[2])×\(input[3]) with padding \(padding.0) is smaller than the \(weight[2])×\(weight[3]) kernel; output would be empty"
+    )
   }
   return s
 }
@@ -38,9 +43,11 @@ extension Functional {
     padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
   ) throws -> Tensor {
     let s = try conv2dShape(
-      input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
+      input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation,
+      groups: groups)
     if let bias, bias.shape != [weight.shape[0]] {
-      throw TensorError.shapeMismatch(operation: "conv2d", message: "bias \(shapeString(bias.shape)) ≠ [\(weight.shape[0])]")
+      throw TensorError.shapeMismatch(
+        operation: "conv2d", message: "bias \(shapeString(bias.shape)) ≠ [\(weight.shape[0])]")
     }
     let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }

@@ -2,7 +2,8 @@ extension Functional {
   /// `a + b` for same-shaped tensors (residual connections).
   public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     guard a.shape == b.shape else {
-      throw TensorError.shapeMismatch(operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
+      throw TensorError.shapeMismatch(
+        operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
     }
     if a.isMeta || b.isMeta { return Tensor(metaShape: a.shape) }
     let out = Tensor(zeros: a.shape)
@@ -28,12 +29,14 @@ extension Functional {
     let known = shape.filter { $0 != -1 }.reduce(1, *)
     if let i = shape.firstIndex(of: -1) {
       guard known > 0, input.count % known == 0 else {
-        throw TensorError.shapeMismatch(operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
+        throw TensorError.shapeMismatch(
+          operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
       }
       resolved[i] = input.count / known
     }
     guard resolved.reduce(1, *) == input.count, resolved.allSatisfy({ $0 >= 0 }) else {
-      throw TensorError.shapeMismatch(operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
+      throw TensorError.shapeMismatch(
+        operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
     }
     if input.isMeta { return Tensor(metaShape: resolved) }
     let out = Tensor(shape: resolved, storage: input.storage)

@@ -6,11 +6,14 @@ extension Functional {
     guard input.rank == 2, weight.rank == 2, input.shape[1] == weight.shape[1] else {
       throw TensorError.shapeMismatch(
         operation: "linear",
-        message: "input \(shapeString(input.shape)) does not fit weight \(shapeString(weight.shape)) (expects [N, \(weight.shape.last ?? 0)])")
+        message:
+          "input \(shapeString(input.shape)) does not fit weight \(shapeString(weight.shape)) (expects [N, \(weight.shape.last ?? 0)])"
+      )
     }
     let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
     if let bias, bias.shape != [outF] {
-      throw TensorError.shapeMismatch(operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
+      throw TensorError.shapeMismatch(
+        operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
     }
     if input.isMeta { return Tensor(metaShape: [n, outF]) }
     let out = Tensor(zeros: [n, outF])

@@ -17,14 +17,20 @@ extension Functional {
     training: Bool, momentum: Float = 0.1, eps: Float = 1e-5
   ) throws -> Tensor {
     guard input.rank == 4 || input.rank == 2 else {
-      throw TensorError.shapeMismatch(operation: "batch_norm", message: "expected NCHW or NC input, got \(shapeString(input.shape))")
+      throw TensorError.shapeMismatch(
+        operation: "batch_norm", message: "expected NCHW or NC input, got \(shapeString(input.shape))")
     }
     let (n, c) = (input.shape[0], input.shape[1])
     let spatial = input.rank == 4 ? input.shape[2] * input.shape[3] : 1
-    for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] {
+    for (name, t) in [
+      ("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar),
+    ] {
       if let t, t.shape != [c] {
         throw TensorError.shapeMismatch(
-          operation: "batch_norm", message: "\(name) \(shapeString(t.shape)) does not match \(c) channels of input \(shapeString(input.shape))")
+          operation: "batch_norm",
+          message:
+            "\(name) \(shapeString(t.shape)) does not match \(c) channels of input \(shapeString(input.shape))"
+        )
       }
     }
     if input.isMeta { return Tensor(metaShape: input.shape) }
@@ -38,7 +44,8 @@ extension Functional {
     if training || runningMean == nil || runningVar == nil {
       guard n * spatial > 1 else {
         throw TensorError.shapeMismatch(
-          operation: "batch_norm", message: "training needs more than one value per channel, got input \(shapeString(input.shape))")
+          operation: "batch_norm",
+          message: "training needs more than one value per channel, got input \(shapeString(input.shape))")
       }
       let mean = Tensor(zeros: [c])
       let invStd = Tensor(zeros: [c])
@@ -51,8 +58,10 @@ extension Functional {
         let dw = hasWeight ? Tensor(zeros: [c]) : nil
         let db = hasBias ? Tensor(zeros: [c]) : nil
         batchNormBackwardTraining(
-          batch: n, channels: c, spatial: spatial, input: input.data, gradOutput: g.data, weight: weight?.data,
-          saveMean: mean.data, saveInvStd: invStd.data, gradInput: dx?.data, gradWeight: dw?.data, gradBias: db?.data)
+          batch: n, channels: c, spatial: spatial, input: input.data, gradOutput: g.data,
+          weight: weight?.data,
+          saveMean: mean.data, saveInvStd: invStd.data, gradInput: dx?.data, gradWeight: dw?.data,
+          gradBias: db?.data)
         var grads: [Tensor?] = [dx]
         if hasWeight { grads.append(dw) }
         if hasBias { grads.append(db) }
@@ -101,10 +110,12 @@ extension Functional {
     convention: LRNConvention = .pytorch
   ) throws -> Tensor {
     guard input.rank == 4 else {
-      throw TensorError.shapeMismatch(operation: "local_response_norm", message: "expected NCHW input, got \(shapeString(input.shape))")
+      throw TensorError.shapeMismatch(
+        operation: "local_response_norm", message: "expected NCHW input, got \(shapeString(input.shape))")
     }
     guard size > 0 else {
-      throw TensorError.shapeMismatch(operation: "local_response_norm", message: "size must be positive, got \(size)")
+      throw TensorError.shapeMismatch(
+        operation: "local_response_norm", message: "size must be positive, got \(size)")
     }
     if input.isMeta { return Tensor(metaShape: input.shape) }
     let (n, c) = (input.shape[0], input.shape[1])

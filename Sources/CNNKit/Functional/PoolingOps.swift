@@ -8,7 +8,8 @@ func pool2dShape(
     throw TensorError.shapeMismatch(operation: op, message: "expected NCHW input, got \(shapeString(input))")
   }
   guard padding.0 * 2 <= kernel.0, padding.1 * 2 <= kernel.1 else {
-    throw TensorError.shapeMismatch(operation: op, message: "padding \(padding) must be at most half the kernel \(kernel)")
+    throw TensorError.shapeMismatch(
+      operation: op, message: "padding \(padding) must be at most half the kernel \(kernel)")
   }
   let s = Pool2dShape(
     batch: input[0], channels: input[1], inHeight: input[2], inWidth: input[3], kernelHeight: kernel.0,
@@ -17,7 +18,9 @@ func pool2dShape(
   guard s.outHeight > 0, s.outWidth > 0 else {
     throw TensorError.emptyOutput(
       operation: op,
-      message: "input \(input[2])×\(input[3]) is smaller than the \(kernel.0)×\(kernel.1) window; output would be empty")
+      message:
+        "input \(input[2])×\(input[3]) is smaller than the \(kernel.0)×\(kernel.1) window; output would be empty"
+    )
   }
   return s
 }
@@ -25,9 +28,11 @@ func pool2dShape(
 extension Functional {
   /// Max pooling, PyTorch's `F.max_pool2d` (padding counts as −∞).
   public static func maxPool2d(
-    _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0), ceilMode: Bool = false
+    _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0),
+    ceilMode: Bool = false
   ) throws -> Tensor {
-    let s = try pool2dShape("max_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    let s = try pool2dShape(
+      "max_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
     let out = Tensor(zeros: outShape)
@@ -47,7 +52,8 @@ extension Functional {
     _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0),
     ceilMode: Bool = false, countIncludePad: Bool = true
   ) throws -> Tensor {
-    let s = try pool2dShape("avg_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    let s = try pool2dShape(
+      "avg_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
     let out = Tensor(zeros: outShape)
@@ -62,10 +68,12 @@ extension Functional {
   /// Adaptive average pooling to a fixed `outputSize`, PyTorch's `F.adaptive_avg_pool2d`.
   public static func adaptiveAvgPool2d(_ input: Tensor, outputSize: (Int, Int)) throws -> Tensor {
     guard input.rank == 4 else {
-      throw TensorError.shapeMismatch(operation: "adaptive_avg_pool2d", message: "expected NCHW input, got \(shapeString(input.shape))")
+      throw TensorError.shapeMismatch(
+        operation: "adaptive_avg_pool2d", message: "expected NCHW input, got \(shapeString(input.shape))")
     }
     guard input.shape[2] > 0, input.shape[3] > 0, outputSize.0 > 0, outputSize.1 > 0 else {
-      throw TensorError.emptyOutput(operation: "adaptive_avg_pool2d", message: "input \(shapeString(input.shape)) is empty")
+      throw TensorError.emptyOutput(
+        operation: "adaptive_avg_pool2d", message: "input \(shapeString(input.shape)) is empty")
     }
     let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let outShape = [n, c, outputSize.0, outputSize.1]

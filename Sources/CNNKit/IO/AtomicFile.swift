@@ -48,14 +48,17 @@ public enum AtomicFile {
   public static func write(to path: String, _ body: (Writer) throws -> Void) throws {
     let url = URL(fileURLWithPath: path)
     let folder = url.deletingLastPathComponent().path
-    let temporary = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let temporary =
+      folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw WriteError.failed(path: path, reason: String(cString: strerror(errno))) }
     var renamed = false
     defer { if !renamed { unlink(temporary) } }
     do {
       try body(Writer(fd: fd, path: path))
-      guard fsync(fd) == 0 else { throw WriteError.failed(path: path, reason: "fsync: \(String(cString: strerror(errno)))") }
+      guard fsync(fd) == 0 else {
+        throw WriteError.failed(path: path, reason: "fsync: \(String(cString: strerror(errno)))")
+      }
     } catch {
       close(fd)
       throw error

@@ -21,7 +21,8 @@ public struct TrainingState: Codable, Equatable, Sendable {
 
   /// Creates a state record.
   public init(
-    epoch: Int, batchInEpoch: Int, globalStep: Int, random: RandomGenerator, optimizerScalars: [String: String],
+    epoch: Int, batchInEpoch: Int, globalStep: Int, random: RandomGenerator,
+    optimizerScalars: [String: String],
     schedulerState: [String: String], history: TrainingHistory, configuration: [String: String]
   ) {
     self.epoch = epoch
@@ -37,7 +38,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
   /// The saved random generator.
   public var random: RandomGenerator {
     var generator = RandomGenerator(seed: 0)
-    if randomState.count == 4 { generator.state = (randomState[0], randomState[1], randomState[2], randomState[3]) }
+    if randomState.count == 4 {
+      generator.state = (randomState[0], randomState[1], randomState[2], randomState[3])
+    }
     return generator
   }
 }
@@ -62,7 +65,8 @@ public enum Checkpoint {
   /// Writes `model`, `optimizer` and `state` to `path` atomically.
   public static func save(to path: String, model: Module, optimizer: Optimizer, state: TrainingState) throws {
     var items = model.stateDict().map { name, tensor in
-      SafeTensorsWriter.Item(name: name, tensor: tensor, dtype: name.hasSuffix("num_batches_tracked") ? .i64 : .f32)
+      SafeTensorsWriter.Item(
+        name: name, tensor: tensor, dtype: name.hasSuffix("num_batches_tracked") ? .i64 : .f32)
     }
     for (name, tensor) in optimizer.stateTensors() {
       items.append(SafeTensorsWriter.Item(name: optimizerPrefix + name, tensor: tensor))
@@ -78,7 +82,8 @@ public enum Checkpoint {
 
   static func readState(_ file: SafeTensorsFile) throws -> TrainingState {
     guard let text = file.metadata[stateKey] else {
-      throw CheckpointError.notACheckpoint(path: file.path, reason: "no \(stateKey) metadata (a plain weights file?)")
+      throw CheckpointError.notACheckpoint(
+        path: file.path, reason: "no \(stateKey) metadata (a plain weights file?)")
     }
     do {
       return try JSONDecoder().decode(TrainingState.self, from: Data(text.utf8))
@@ -96,7 +101,8 @@ public enum Checkpoint {
     let modelEntries = file.entries.filter { !$0.name.hasPrefix(optimizerPrefix) }
     var optimizerTensors: [String: Tensor] = [:]
     for entry in file.entries where entry.name.hasPrefix(optimizerPrefix) {
-      optimizerTensors[String(entry.name.dropFirst(optimizerPrefix.count))] = try file.tensor(named: entry.name)
+      optimizerTensors[String(entry.name.dropFirst(optimizerPrefix.count))] = try file.tensor(
+        named: entry.name)
     }
     try model.loadStateDict(from: file, entries: modelEntries, strict: true)
     try optimizer.restore(tensors: optimizerTensors, scalars: state.optimizerScalars)

@@ -70,14 +70,19 @@ public final class SafeTensorsFile {
     self.path = path
     mapping = try MappedFile(path: path)
     let size = mapping.count
-    guard size >= 8 else { throw SafeTensorsError.truncated(path: path, reason: "\(size) bytes, less than the 8-byte header length") }
+    guard size >= 8 else {
+      throw SafeTensorsError.truncated(
+        path: path, reason: "\(size) bytes, less than the 8-byte header length")
+    }
     var headerLength: UInt64 = 0
     for i in 0..<8 { headerLength |= UInt64(mapping.bytes[i]) << (8 * UInt64(i)) }
     guard headerLength <= UInt64(Self.maximumHeaderBytes) else {
-      throw SafeTensorsError.badHeader(path: path, reason: "header length \(headerLength) exceeds the \(Self.maximumHeaderBytes)-byte limit")
+      throw SafeTensorsError.badHeader(
+        path: path, reason: "header length \(headerLength) exceeds the \(Self.maximumHeaderBytes)-byte limit")
     }
     guard headerLength <= UInt64(size - 8) else {
-      throw SafeTensorsError.truncated(path: path, reason: "header length \(headerLength) runs past the end of the \(size)-byte file")
+      throw SafeTensorsError.truncated(
+        path: path, reason: "header length \(headerLength) runs past the end of the \(size)-byte file")
     }
     let n = Int(headerLength)
     dataStart = 8 + n
@@ -104,7 +109,8 @@ public final class SafeTensorsFile {
         }
         for (k, v) in map {
           guard let s = v as? String else {
-            throw SafeTensorsError.badHeader(path: path, reason: "__metadata__ value for '\(k)' is not a string")
+            throw SafeTensorsError.badHeader(
+              path: path, reason: "__metadata__ value for '\(k)' is not a string")
           }
           metadata[k] = s
         }
@@ -112,7 +118,9 @@ public final class SafeTensorsFile {
       }
       entries.append(try Self.parseEntry(name: name, value: value, bufferSize: bufferSize, path: path))
     }
-    entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound) < ($1.byteRange.lowerBound, $1.byteRange.upperBound) }
+    entries.sort {
+      ($0.byteRange.lowerBound, $0.byteRange.upperBound) < ($1.byteRange.lowerBound, $1.byteRange.upperBound)
+    }
     for (a, b) in zip(entries, entries.dropFirst()) where b.byteRange.lowerBound < a.byteRange.upperBound {
       throw SafeTensorsError.badEntry(path: path, tensor: b.name, reason: "data overlaps tensor '\(a.name)'")
     }
@@ -120,7 +128,9 @@ public final class SafeTensorsFile {
     self.metadata = metadata
   }
 
-  private static func parseEntry(name: String, value: Any, bufferSize: Int, path: String) throws -> SafeTensorsEntry {
+  private static func parseEntry(name: String, value: Any, bufferSize: Int, path: String) throws
+    -> SafeTensorsEntry
+  {
     func bad(_ reason: String) -> SafeTensorsError { .badEntry(path: path, tensor: name, reason: reason) }
     guard let fields = value as? [String: Any] else { throw bad("entry is not an object") }
     guard let dtypeName = fields["dtype"] as? String else { throw bad("missing dtype") }
@@ -160,7 +170,9 @@ public final class SafeTensorsFile {
     let src = UnsafeRawPointer(mapping.bytes + dataStart + entry.byteRange.lowerBound)
     let n = entry.count
     func load<T>(_: T.Type, _ convert: (T) -> Float) {
-      for i in 0..<n { destination[i] = convert(src.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)) }
+      for i in 0..<n {
+        destination[i] = convert(src.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+      }
     }
     switch entry.dtype {
     case .f32: load(UInt32.self) { Float(bitPattern: UInt32(littleEndian: $0)) }
@@ -180,7 +192,9 @@ public final class SafeTensorsFile {
 
   /// Tensor `name` as a Float32 tensor (a copy out of the mapping).
   public func tensor(named name: String) throws -> Tensor {
-    guard let entry = entry(named: name) else { throw SafeTensorsError.missingTensor(path: path, tensor: name) }
+    guard let entry = entry(named: name) else {
+      throw SafeTensorsError.missingTensor(path: path, tensor: name)
+    }
     let t = Tensor(zeros: entry.shape)
     read(entry, into: t.data)
     return t
@@ -209,11 +223,17 @@ final class MappedFile {
 
   init(path: String) throws {
     let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw SafeTensorsError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+    guard fd >= 0 else {
+      throw SafeTensorsError.unreadable(path: path, reason: String(cString: strerror(errno)))
+    }
     defer { close(fd) }
     var info = stat()
-    guard fstat(fd, &info) == 0 else { throw SafeTensorsError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-    guard (info.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError.unreadable(path: path, reason: "not a regular file") }
+    guard fstat(fd, &info) == 0 else {
+      throw SafeTensorsError.unreadable(path: path, reason: String(cString: strerror(errno)))
+    }
+    guard (info.st_mode & S_IFMT) == S_IFREG else {
+      throw SafeTensorsError.unreadable(path: path, reason: "not a regular file")
+    }
     count = Int(info.st_size)
     if count == 0 {
       bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
@@ -221,7 +241,8 @@ final class MappedFile {
       return
     }
     guard let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
-      throw SafeTensorsError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+      throw SafeTensorsError.unreadable(
+        path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
     }
     bytes = address.assumingMemoryBound(to: UInt8.self)
     mapped = true

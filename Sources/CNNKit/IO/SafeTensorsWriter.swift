@@ -22,10 +22,12 @@ public enum SafeTensorsWriter {
     var seen = Set<String>()
     for item in items {
       guard item.dtype == .f32 || item.dtype == .i64 else {
-        throw SafeTensorsError.unwritable(path: path, reason: "tensor '\(item.name)': only F32 and I64 are written")
+        throw SafeTensorsError.unwritable(
+          path: path, reason: "tensor '\(item.name)': only F32 and I64 are written")
       }
       guard seen.insert(item.name).inserted, item.name != "__metadata__" else {
-        throw SafeTensorsError.unwritable(path: path, reason: "duplicate or reserved tensor name '\(item.name)'")
+        throw SafeTensorsError.unwritable(
+          path: path, reason: "duplicate or reserved tensor name '\(item.name)'")
       }
     }
     var fields: [String] = []
@@ -34,7 +36,8 @@ public enum SafeTensorsWriter {
       let bytes = item.tensor.count * item.dtype.byteSize
       let shape = item.tensor.shape.map(String.init).joined(separator: ",")
       fields.append(
-        "\(jsonString(item.name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+        "\(jsonString(item.name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+      )
       offset += bytes
     }
     if !metadata.isEmpty {

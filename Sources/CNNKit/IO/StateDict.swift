@@ -13,7 +13,9 @@ public struct StateDictMismatch: Error, Equatable, CustomStringConvertible {
     var parts: [String] = []
     if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
     if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
-    if !shapeMismatches.isEmpty { parts.append("shape mismatches: \(shapeMismatches.joined(separator: "; "))") }
+    if !shapeMismatches.isEmpty {
+      parts.append("shape mismatches: \(shapeMismatches.joined(separator: "; "))")
+    }
     return "\(path): state dict does not match the model — " + parts.joined(separator: "; ")
   }
 }
@@ -39,7 +41,9 @@ extension Module {
   }
 
   /// Loads from a subset of a file's entries (a checkpoint also holds optimiser state).
-  func loadStateDict(from file: SafeTensorsFile, entries: [SafeTensorsEntry], strict: Bool) throws -> StateDictLoadReport {
+  func loadStateDict(from file: SafeTensorsFile, entries: [SafeTensorsEntry], strict: Bool) throws
+    -> StateDictLoadReport
+  {
     let own = stateDict()
     var fileEntries: [String: SafeTensorsEntry] = [:]
     for entry in entries { fileEntries[entry.name] = entry }
@@ -54,7 +58,9 @@ extension Module {
         continue
       }
       // A 0-d tensor and a one-element tensor hold the same value; PyTorch saves counters as 0-d.
-      let sameShape = entry.shape == tensor.shape || (entry.count == 1 && tensor.count == 1 && entry.shape.count <= 1 && tensor.rank <= 1)
+      let sameShape =
+        entry.shape == tensor.shape
+        || (entry.count == 1 && tensor.count == 1 && entry.shape.count <= 1 && tensor.rank <= 1)
       if sameShape {
         matched.append((tensor, entry))
       } else {
@@ -63,7 +69,8 @@ extension Module {
     }
     let unexpected = entries.map(\.name).filter { !known.contains($0) }
     if strict && !(missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty) {
-      throw StateDictMismatch(path: file.path, missing: missing, unexpected: unexpected, shapeMismatches: mismatched)
+      throw StateDictMismatch(
+        path: file.path, missing: missing, unexpected: unexpected, shapeMismatches: mismatched)
     }
     for (tensor, entry) in matched { file.read(entry, into: tensor.data) }
     return StateDictLoadReport(

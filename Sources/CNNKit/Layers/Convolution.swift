@@ -30,7 +30,8 @@ public final class Conv2d: Module {
     _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
     padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true
   ) {
-    precondition(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
+    precondition(
+      groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
       "Conv2d: channels \(inChannels)→\(outChannels) must divide into \(groups) groups")
     self.inChannels = inChannels
     self.outChannels = outChannels

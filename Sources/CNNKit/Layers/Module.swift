@@ -118,7 +118,9 @@ open class Module {
     for p in parameters() { p.grad = nil }
   }
 
-  private func collect(_ own: (Module) -> [(name: String, tensor: Tensor)]) -> [(name: String, tensor: Tensor)] {
+  private func collect(_ own: (Module) -> [(name: String, tensor: Tensor)]) -> [(
+    name: String, tensor: Tensor
+  )] {
     var result: [(name: String, tensor: Tensor)] = []
     for (path, module) in namedModules() {
       for (name, tensor) in own(module) {

@@ -32,7 +32,8 @@ public final class BatchNorm2d: Module {
 
   public override func forward(_ input: Tensor) throws -> Tensor {
     guard input.rank == 4 else {
-      throw TensorError.shapeMismatch(operation: "BatchNorm2d", message: "expected 4-D input, got \(shapeString(input.shape))")
+      throw TensorError.shapeMismatch(
+        operation: "BatchNorm2d", message: "expected 4-D input, got \(shapeString(input.shape))")
     }
     if isTraining && !input.isMeta { numBatchesTracked.data[0] += 1 }
     return try Functional.batchNorm(
@@ -56,7 +57,9 @@ public final class LocalResponseNorm: Module {
   public let convention: LRNConvention
 
   /// Creates an LRN layer; PyTorch's defaults are alpha 1e-4, beta 0.75, k 1.
-  public init(size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1, convention: LRNConvention = .pytorch) {
+  public init(
+    size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1, convention: LRNConvention = .pytorch
+  ) {
     self.size = size
     self.alpha = alpha
     self.beta = beta
@@ -66,7 +69,8 @@ public final class LocalResponseNorm: Module {
   }
 
   public override func forward(_ input: Tensor) throws -> Tensor {
-    try Functional.localResponseNorm(input, size: size, alpha: alpha, beta: beta, k: k, convention: convention)
+    try Functional.localResponseNorm(
+      input, size: size, alpha: alpha, beta: beta, k: k, convention: convention)
   }
 
   public override var extraDescription: String {

@@ -16,7 +16,8 @@ public final class MaxPool2d: Module {
 
   public override func forward(_ input: Tensor) throws -> Tensor {
     try Functional.maxPool2d(
-      input, kernel: (kernelSize, kernelSize), stride: (stride, stride), padding: (padding, padding), ceilMode: ceilMode)
+      input, kernel: (kernelSize, kernelSize), stride: (stride, stride), padding: (padding, padding),
+      ceilMode: ceilMode)
   }
 
   public override var extraDescription: String {
@@ -33,7 +34,10 @@ public final class AvgPool2d: Module {
   public let countIncludePad: Bool
 
   /// Creates an average-pool layer.
-  public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+  public init(
+    kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false,
+    countIncludePad: Bool = true
+  ) {
     self.kernelSize = kernelSize
     self.stride = stride ?? kernelSize
     self.padding = padding
@@ -48,7 +52,9 @@ public final class AvgPool2d: Module {
       ceilMode: ceilMode, countIncludePad: countIncludePad)
   }
 
-  public override var extraDescription: String { "kernel_size=\(kernelSize), stride=\(stride), padding=\(padding)" }
+  public override var extraDescription: String {
+    "kernel_size=\(kernelSize), stride=\(stride), padding=\(padding)"
+  }
 }
 
 /// Adaptive average pooling to a fixed output size, PyTorch's `nn.AdaptiveAvgPool2d`.

@@ -39,7 +39,9 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
   public mutating func nextUniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
   /// Uniform in [low, high).
-  public mutating func nextUniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * nextUniform() }
+  public mutating func nextUniform(_ low: Float, _ high: Float) -> Float {
+    low + (high - low) * nextUniform()
+  }
 
   /// Standard normal by Box–Muller (one value per call; simple and exact enough for initialisation).
   public mutating func nextNormal(mean: Float = 0, std: Float = 1) -> Float {
