@@ -23,8 +23,10 @@ let package = Package(
     .executableTarget(
       name: "cnnkit",
       dependencies: ["CNNKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      resources: [.copy("Resources/mnist-mini")],
       swiftSettings: kernelFlags),
     .testTarget(name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels"], swiftSettings: kernelFlags),
-    .testTarget(name: "CNNKitTests", dependencies: ["CNNKit", "cnnkit"], swiftSettings: kernelFlags),
+    .testTarget(
+      name: "CNNKitTests", dependencies: ["CNNKit", "cnnkit"], exclude: ["Fixtures"], swiftSettings: kernelFlags),
   ]
 )

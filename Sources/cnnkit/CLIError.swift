@@ -17,6 +17,7 @@ struct CLIError: Error, CustomStringConvertible {
   }
 
   /// Runs `body`, turning any library error into a `CLIError` with the same message.
+  @discardableResult
   static func wrap<T>(_ body: () throws -> T) throws -> T {
     do {
       return try body()

@@ -41,7 +41,7 @@ extension CLITests {
   func testWeightErrorsAreOneLineAndLeaveOutputsAlone() throws {
     let folder = try temporaryFolder()
     let garbage = folder + "/garbage.safetensors"
-    FileManager.default.createFile(atPath: garbage, contents: Data("not a safetensors file".utf8))
+    _ = FileManager.default.createFile(atPath: garbage, contents: Data("not a safetensors file".utf8))
     let inspect = try run(["inspect", garbage])
     XCTAssertNotEqual(inspect.status, 0)
     XCTAssertTrue(inspect.stderr.contains(garbage), inspect.stderr)
@@ -52,7 +52,7 @@ extension CLITests {
     let input = folder + "/x.safetensors"
     try SafeTensorsWriter.write([.init(name: "input", tensor: Tensor(zeros: [1, 1, 32, 32]))], to: input)
     let output = folder + "/y.safetensors"
-    FileManager.default.createFile(atPath: output, contents: Data("keep me".utf8))
+    _ = FileManager.default.createFile(atPath: output, contents: Data("keep me".utf8))
     // Weights of another model: a strict load lists the problems by name and writes nothing.
     let mismatch = try run([
       "forward", "--model", "lenet5", "--classes", "7", "--weights", otherWeights, "--input", input,

@@ -24,7 +24,7 @@ final class SafeTensorsTests: XCTestCase {
     }
     bytes += Array(header.utf8) + data
     let path = folder + "/" + name
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
   }
 
@@ -156,15 +156,15 @@ final class SafeTensorsTests: XCTestCase {
 
   func testHeaderLengthBeyondFileAndTinyFiles() throws {
     let path = folder + "/short"
-    FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+    _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
     XCTAssertThrowsError(try SafeTensorsFile(path: path)) { XCTAssertTrue("\($0)".contains("truncated")) }
     var bytes = [UInt8](repeating: 0, count: 16)
     bytes[0] = 0xFF
     bytes[1] = 0xFF
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     XCTAssertThrowsError(try SafeTensorsFile(path: path)) { XCTAssertTrue("\($0)".contains("past the end")) }
     bytes = [UInt8](repeating: 0xFF, count: 16)
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     XCTAssertThrowsError(try SafeTensorsFile(path: path)) { XCTAssertTrue("\($0)".contains("limit")) }
     XCTAssertThrowsError(try SafeTensorsFile(path: folder + "/does-not-exist")) {
       XCTAssertTrue("\($0)".contains("cannot read"))
@@ -183,7 +183,7 @@ final class SafeTensorsTests: XCTestCase {
     let path = folder + "/bad.safetensors"
     var failures = 0
     for cut in 0..<original.count {
-      FileManager.default.createFile(atPath: path, contents: Data(original[0..<cut]))
+      _ = FileManager.default.createFile(atPath: path, contents: Data(original[0..<cut]))
       do {
         _ = try SafeTensorsFile(path: path)
       } catch {
@@ -199,7 +199,7 @@ final class SafeTensorsTests: XCTestCase {
       for _ in 0..<(1 + Int(rng.next() % 4)) {
         bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
       }
-      FileManager.default.createFile(atPath: path, contents: Data(bytes))
+      _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
       if let file = try? SafeTensorsFile(path: path) {
         // A corruption that still parses must still be safe to read and load.
         for entry in file.entries { _ = try file.tensor(named: entry.name) }

@@ -41,6 +41,7 @@ extension Module {
   }
 
   /// Loads from a subset of a file's entries (a checkpoint also holds optimiser state).
+  @discardableResult
   func loadStateDict(from file: SafeTensorsFile, entries: [SafeTensorsEntry], strict: Bool) throws
     -> StateDictLoadReport
   {
