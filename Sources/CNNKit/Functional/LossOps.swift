@@ -1,14 +1,18 @@
 extension Functional {
   /// Negative log-likelihood of `logProbabilities` [N, C] at integer `targets`, averaged over N
-  /// (PyTorch's `F.nll_loss` with `reduction='mean'`).
+  /// (PyTorch's `F.nll_loss` with `reduction='mean'`). `crossEntropy` (Training/Losses.swift) adds
+  /// label smoothing and other reductions.
   public static func nllLoss(_ logProbabilities: Tensor, targets: [Int]) throws -> Tensor {
     guard logProbabilities.rank == 2, logProbabilities.shape[0] == targets.count else {
       throw TensorError.shapeMismatch(
-        operation: "nll_loss", message: "input \(shapeString(logProbabilities.shape)) needs one target per row, got \(targets.count)")
+        operation: "nll_loss",
+        message: "input \(shapeString(logProbabilities.shape)) needs one target per row, got \(targets.count)"
+      )
     }
     let (n, c) = (logProbabilities.shape[0], logProbabilities.shape[1])
     if let bad = targets.first(where: { $0 < 0 || $0 >= c }) {
-      throw TensorError.shapeMismatch(operation: "nll_loss", message: "target \(bad) is out of range for \(c) classes")
+      throw TensorError.shapeMismatch(
+        operation: "nll_loss", message: "target \(bad) is out of range for \(c) classes")
     }
     var total: Double = 0
     for (r, t) in targets.enumerated() { total -= Double(logProbabilities.data[r * c + t]) }
@@ -19,11 +23,5 @@ extension Functional {
       for (r, t) in targets.enumerated() { dx.data[r * c + t] = share }
       return [dx]
     }
-  }
-
-  /// Cross-entropy of raw `logits` [N, C] against integer `targets`, averaged over N: log-softmax
-  /// followed by NLL, as PyTorch's `F.cross_entropy`.
-  public static func crossEntropy(_ logits: Tensor, targets: [Int]) throws -> Tensor {
-    try nllLoss(logSoftmax(logits), targets: targets)
   }
 }

@@ -4,14 +4,20 @@
 ///     g = grad + weightDecay·w
 ///     v = momentum·v + (1 − dampening)·g      (v = g on the first step)
 ///     w = w − lr·(nesterov ? g + momentum·v : v)
-public final class SGD {
+///
+/// Parameters whose `grad` is nil are skipped, as in PyTorch.
+public final class SGD: Optimizer {
   /// The tensors being optimised.
   public let parameters: [Tensor]
   /// Learning rate; schedulers change it between steps.
   public var learningRate: Float
+  /// Momentum factor (0 turns momentum off).
   public let momentum: Float
+  /// Dampening applied to the gradient in the momentum update (not on the first step).
   public let dampening: Float
+  /// L2 penalty added to the gradient.
   public let weightDecay: Float
+  /// Nesterov momentum.
   public let nesterov: Bool
   /// One momentum buffer per parameter, nil until its first step (as in PyTorch).
   public private(set) var momentumBuffers: [Tensor?]
@@ -21,6 +27,8 @@ public final class SGD {
     parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
     weightDecay: Float = 0, nesterov: Bool = false
   ) {
+    precondition(
+      !nesterov || (momentum > 0 && dampening == 0), "Nesterov momentum needs momentum > 0 and no dampening")
     self.parameters = parameters
     self.learningRate = learningRate
     self.momentum = momentum
@@ -30,34 +38,78 @@ public final class SGD {
     momentumBuffers = Array(repeating: nil, count: parameters.count)
   }
 
-  /// Clears every parameter's gradient.
+  /// Clears every parameter's gradient (sets it to nil, PyTorch's default `set_to_none`).
   public func zeroGrad() {
     for p in parameters { p.grad = nil }
   }
 
   /// Applies one update to every parameter that has a gradient.
   public func step() {
+    let lr = learningRate
+    let wd = weightDecay
+    let m = momentum
+    let keep = 1 - dampening
+    let nesterov = nesterov
     for (index, p) in parameters.enumerated() {
       guard let grad = p.grad else { continue }
+      precondition(grad.count == p.count, "SGD: gradient \(grad.shape) does not match parameter \(p.shape)")
       let w = p.data
       let g = grad.data
-      let n = p.count
-      let d = Tensor(zeros: p.shape)
-      for i in 0..<n { d.data[i] = g[i] + weightDecay * w[i] }
-      if momentum != 0 {
-        if let buffer = momentumBuffers[index] {
-          for i in 0..<n { buffer.data[i] = momentum * buffer.data[i] + (1 - dampening) * d.data[i] }
-        } else {
-          momentumBuffers[index] = d.copy()
+      if m == 0 {
+        forEachOptimizerChunk(p.count) { range in
+          for i in range {
+            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
+            w[i] -= lr * d
+          }
         }
-        let v = momentumBuffers[index]!.data
-        if nesterov {
-          for i in 0..<n { d.data[i] += momentum * v[i] }
-        } else {
-          d.data.update(from: v, count: n)
+      } else if let buffer = momentumBuffers[index] {
+        let v = buffer.data
+        forEachOptimizerChunk(p.count) { range in
+          for i in range {
+            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
+            let vi = m * v[i] + keep * d
+            v[i] = vi
+            w[i] -= lr * (nesterov ? d + m * vi : vi)
+          }
         }
+      } else {
+        let buffer = Tensor(zeros: p.shape)
+        let v = buffer.data
+        forEachOptimizerChunk(p.count) { range in
+          for i in range {
+            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
+            v[i] = d
+            w[i] -= lr * (nesterov ? d + m * d : d)
+          }
+        }
+        momentumBuffers[index] = buffer
       }
-      for i in 0..<n { w[i] -= learningRate * d.data[i] }
     }
+  }
+
+  /// The momentum buffers that exist, as `"<index>.momentum_buffer"` (live tensors, not copies).
+  public func stateTensors() -> [(name: String, tensor: Tensor)] {
+    momentumBuffers.enumerated().compactMap { index, buffer in
+      buffer.map { (name: "\(index).momentum_buffer", tensor: $0) }
+    }
+  }
+
+  /// `"lr"`: the learning rate, so a resumed run continues with the rate it stopped at.
+  public func stateScalars() -> [String: String] {
+    ["lr": String(describing: learningRate)]
+  }
+
+  /// Restores saved momentum buffers (copied) and learning rate. Parameters without a saved
+  /// buffer start fresh. Throws, changing nothing, on unknown names or mismatched shapes.
+  public func restore(tensors: [String: Tensor], scalars: [String: String]) throws {
+    let names = parameters.indices.map { "\($0).momentum_buffer" }
+    try StateParsing.rejectUnknown(tensors.keys, allowed: Set(names), kind: "SGD state tensor")
+    try StateParsing.rejectUnknown(scalars.keys, allowed: ["lr"], kind: "SGD state scalar")
+    for (index, name) in names.enumerated() {
+      if let t = tensors[name] { try StateParsing.checkShape(t, name, parameter: parameters[index]) }
+    }
+    let lr = try StateParsing.float(scalars, "lr")
+    momentumBuffers = names.map { tensors[$0]?.copy() }
+    if let lr { learningRate = lr }
   }
 }

@@ -1,0 +1,249 @@
+import Foundation
+
+/// Adam (Kingma & Ba) with PyTorch's `torch.optim.Adam` update, weight decay as an L2 term:
+///
+///     t += 1;  g = grad + weightDecay·w
+///     m = lerp(m, g, 1 − β1);  v = β2·v + (1 − β2)·g²
+///     w = w − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)
+///
+/// Each parameter keeps its own step count `t`, so parameters skipped in a step (nil `grad`) are
+/// bias-corrected as PyTorch does.
+public final class Adam: Optimizer {
+  /// The tensors being optimised.
+  public var parameters: [Tensor] { core.parameters }
+  /// Learning rate; schedulers change it between steps.
+  public var learningRate: Float
+  /// Decay rates of the first and second moment estimates.
+  public var betas: (Float, Float) { (core.beta1, core.beta2) }
+  /// Added to the denominator for numerical stability.
+  public var eps: Float { core.eps }
+  /// L2 penalty added to the gradient.
+  public var weightDecay: Float { core.weightDecay }
+  /// Steps taken by each parameter (0 before its first gradient).
+  public var stepCounts: [Int] { core.steps }
+  private let core: AdamCore
+
+  /// Creates an optimiser over `parameters` (PyTorch's defaults: lr 1e-3, betas (0.9, 0.999)).
+  public init(
+    parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 0
+  ) {
+    self.learningRate = learningRate
+    core = AdamCore(
+      name: "Adam", parameters: parameters, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: false
+    )
+  }
+
+  /// Clears every parameter's gradient (sets it to nil).
+  public func zeroGrad() { core.zeroGrad() }
+  /// Applies one update to every parameter that has a gradient.
+  public func step() { core.step(learningRate: learningRate) }
+  /// `"<index>.exp_avg"` and `"<index>.exp_avg_sq"` for parameters that have stepped (live tensors).
+  public func stateTensors() -> [(name: String, tensor: Tensor)] { core.stateTensors() }
+  /// `"<index>.step"` per stepped parameter, and `"lr"`.
+  public func stateScalars() -> [String: String] { core.stateScalars(learningRate: learningRate) }
+  /// Restores what `stateTensors`/`stateScalars` saved (tensors copied); throws, changing nothing,
+  /// when names, shapes or step counts do not fit.
+  public func restore(tensors: [String: Tensor], scalars: [String: String]) throws {
+    if let lr = try core.restore(tensors: tensors, scalars: scalars) { learningRate = lr }
+  }
+}
+
+/// AdamW (Loshchilov & Hutter) as PyTorch's `torch.optim.AdamW`: weight decay is decoupled from the
+/// gradient, `w = w·(1 − lr·weightDecay)`, then the plain Adam update. Default weight decay 1e-2.
+public final class AdamW: Optimizer {
+  /// The tensors being optimised.
+  public var parameters: [Tensor] { core.parameters }
+  /// Learning rate; schedulers change it between steps.
+  public var learningRate: Float
+  /// Decay rates of the first and second moment estimates.
+  public var betas: (Float, Float) { (core.beta1, core.beta2) }
+  /// Added to the denominator for numerical stability.
+  public var eps: Float { core.eps }
+  /// Decoupled weight decay coefficient.
+  public var weightDecay: Float { core.weightDecay }
+  /// Steps taken by each parameter (0 before its first gradient).
+  public var stepCounts: [Int] { core.steps }
+  private let core: AdamCore
+
+  /// Creates an optimiser over `parameters` (PyTorch's defaults: lr 1e-3, weight decay 1e-2).
+  public init(
+    parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 1e-2
+  ) {
+    self.learningRate = learningRate
+    core = AdamCore(
+      name: "AdamW", parameters: parameters, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: true
+    )
+  }
+
+  /// Clears every parameter's gradient (sets it to nil).
+  public func zeroGrad() { core.zeroGrad() }
+  /// Applies one update to every parameter that has a gradient.
+  public func step() { core.step(learningRate: learningRate) }
+  /// `"<index>.exp_avg"` and `"<index>.exp_avg_sq"` for parameters that have stepped (live tensors).
+  public func stateTensors() -> [(name: String, tensor: Tensor)] { core.stateTensors() }
+  /// `"<index>.step"` per stepped parameter, and `"lr"`.
+  public func stateScalars() -> [String: String] { core.stateScalars(learningRate: learningRate) }
+  /// Restores what `stateTensors`/`stateScalars` saved (tensors copied); throws, changing nothing,
+  /// when names, shapes or step counts do not fit.
+  public func restore(tensors: [String: Tensor], scalars: [String: String]) throws {
+    if let lr = try core.restore(tensors: tensors, scalars: scalars) { learningRate = lr }
+  }
+}
+
+/// The state and arithmetic Adam and AdamW share.
+final class AdamCore {
+  let name: String
+  let parameters: [Tensor]
+  let beta1: Float
+  let beta2: Float
+  let eps: Float
+  let weightDecay: Float
+  let decoupled: Bool
+  private(set) var steps: [Int]
+  private var expAvg: [Tensor?]
+  private var expAvgSq: [Tensor?]
+
+  init(
+    name: String, parameters: [Tensor], betas: (Float, Float), eps: Float, weightDecay: Float, decoupled: Bool
+  ) {
+    precondition((0..<1).contains(betas.0) && (0..<1).contains(betas.1), "\(name): betas must lie in [0, 1)")
+    precondition(eps >= 0 && weightDecay >= 0, "\(name): eps and weight decay must not be negative")
+    self.name = name
+    self.parameters = parameters
+    (beta1, beta2) = betas
+    self.eps = eps
+    self.weightDecay = weightDecay
+    self.decoupled = decoupled
+    steps = Array(repeating: 0, count: parameters.count)
+    expAvg = Array(repeating: nil, count: parameters.count)
+    expAvgSq = Array(repeating: nil, count: parameters.count)
+  }
+
+  func zeroGrad() {
+    for p in parameters { p.grad = nil }
+  }
+
+  func step(learningRate: Float) {
+    // Scalars as PyTorch forms them: Python doubles, rounded to Float where they meet the tensors.
+    let lr = Double(learningRate)
+    var k = AdamConstants(
+      decay: Float(1 - lr * Double(weightDecay)), applyDecay: decoupled && weightDecay != 0,
+      weightDecay: decoupled ? 0 : weightDecay, weight1: 1 - beta1, beta2: beta2, weight2: 1 - beta2,
+      stepSize: 0, correction2: 0, eps: eps)
+    for (index, p) in parameters.enumerated() {
+      guard let grad = p.grad else { continue }
+      precondition(
+        grad.count == p.count, "\(name): gradient \(grad.shape) does not match parameter \(p.shape)")
+      if expAvg[index] == nil {
+        expAvg[index] = Tensor(zeros: p.shape)
+        expAvgSq[index] = Tensor(zeros: p.shape)
+      }
+      steps[index] += 1
+      let t = Double(steps[index])
+      k.stepSize = Float(lr / (1 - pow(Double(beta1), t)))
+      k.correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
+      let constants = k
+      let (w, g, m, v) = (p.data, grad.data, expAvg[index]!.data, expAvgSq[index]!.data)
+      forEachOptimizerChunk(p.count) { range in
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+          let (wi, mi, vi) = constants.update(
+            w: load(w + i), g: load(g + i), m: load(m + i), v: load(v + i))
+          store(wi, w + i)
+          store(mi, m + i)
+          store(vi, v + i)
+          i += 8
+        }
+        // The tail goes through the same vector arithmetic, zero-padded, so an element's result does
+        // not depend on where the chunks split.
+        let n = range.upperBound - i
+        if n > 0 {
+          var (tw, tg, tm, tv) = (Lanes(), Lanes(), Lanes(), Lanes())
+          for j in 0..<n { (tw[j], tg[j], tm[j], tv[j]) = (w[i + j], g[i + j], m[i + j], v[i + j]) }
+          let (wi, mi, vi) = constants.update(w: tw, g: tg, m: tm, v: tv)
+          for j in 0..<n { (w[i + j], m[i + j], v[i + j]) = (wi[j], mi[j], vi[j]) }
+        }
+      }
+    }
+  }
+
+  func stateTensors() -> [(name: String, tensor: Tensor)] {
+    var out: [(name: String, tensor: Tensor)] = []
+    for index in parameters.indices {
+      guard let m = expAvg[index], let v = expAvgSq[index] else { continue }
+      out.append((name: "\(index).exp_avg", tensor: m))
+      out.append((name: "\(index).exp_avg_sq", tensor: v))
+    }
+    return out
+  }
+
+  func stateScalars(learningRate: Float) -> [String: String] {
+    var out = ["lr": String(describing: learningRate)]
+    for (index, count) in steps.enumerated() where count > 0 { out["\(index).step"] = String(count) }
+    return out
+  }
+
+  /// Validates everything first, then replaces the state. Returns the saved learning rate.
+  func restore(tensors: [String: Tensor], scalars: [String: String]) throws -> Float? {
+    let indices = parameters.indices
+    let tensorNames = Set(indices.flatMap { ["\($0).exp_avg", "\($0).exp_avg_sq"] })
+    try StateParsing.rejectUnknown(tensors.keys, allowed: tensorNames, kind: "\(name) state tensor")
+    let scalarNames = Set(indices.map { "\($0).step" } + ["lr"])
+    try StateParsing.rejectUnknown(scalars.keys, allowed: scalarNames, kind: "\(name) state scalar")
+    var newSteps = steps
+    for index in indices {
+      let (mName, vName, stepName) = ("\(index).exp_avg", "\(index).exp_avg_sq", "\(index).step")
+      let step = try StateParsing.int(scalars, stepName) ?? 0
+      let present = [tensors[mName], tensors[vName]].compactMap { $0 }
+      guard step >= 0, (step > 0 && present.count == 2) || (step == 0 && present.isEmpty) else {
+        throw TrainingError.invalidState(
+          message: "\(name) parameter \(index): step \(step) with \(present.count) of its 2 moment tensors")
+      }
+      for (t, tName) in zip(present, [mName, vName]) {
+        try StateParsing.checkShape(t, tName, parameter: parameters[index])
+      }
+      newSteps[index] = step
+    }
+    let lr = try StateParsing.float(scalars, "lr")
+    steps = newSteps
+    expAvg = indices.map { tensors["\($0).exp_avg"]?.copy() }
+    expAvgSq = indices.map { tensors["\($0).exp_avg_sq"]?.copy() }
+    return lr
+  }
+}
+
+private typealias Lanes = SIMD8<Float>
+
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> Lanes {
+  UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always) private func store(_ value: Lanes, _ p: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: value, as: Lanes.self)
+}
+
+/// One Adam/AdamW step's scalars, and the update of eight elements.
+private struct AdamConstants {
+  var decay: Float
+  var applyDecay: Bool
+  var weightDecay: Float
+  var weight1: Float
+  var beta2: Float
+  var weight2: Float
+  var stepSize: Float
+  var correction2: Float
+  var eps: Float
+
+  @inline(__always) func update(w: Lanes, g: Lanes, m: Lanes, v: Lanes) -> (Lanes, Lanes, Lanes) {
+    var w = w
+    if applyDecay { w *= decay }
+    let g = weightDecay == 0 ? g : g + weightDecay * w
+    // torch.lerp's two forms, chosen by the weight, keep the result exact at both ends.
+    let m = weight1 < 0.5 ? m + weight1 * (g - m) : g - (g - m) * (1 - weight1)
+    let v = v * beta2 + weight2 * g * g
+    w += -stepSize * m / (v.squareRoot() / correction2 + eps)  // addcdiv's order
+    return (w, m, v)
+  }
+}
