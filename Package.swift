@@ -19,7 +19,11 @@ let package = Package(
   ],
   targets: [
     .target(name: "CNNKitKernels", swiftSettings: kernelFlags),
-    .target(name: "CNNKit", dependencies: ["CNNKitKernels"], swiftSettings: kernelFlags),
+    // JPEG/PNG/gzip decoding on the system libjpeg-turbo, libpng and zlib (headers from the -dev packages).
+    .target(
+      name: "CImageCodecs",
+      linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("z")]),
+    .target(name: "CNNKit", dependencies: ["CNNKitKernels", "CImageCodecs"], swiftSettings: kernelFlags),
     .executableTarget(
       name: "cnnkit",
       dependencies: ["CNNKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
