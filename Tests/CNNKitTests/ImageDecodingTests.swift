@@ -19,7 +19,7 @@ final class ImageDecodingTests: XCTestCase {
 
   private func write(_ name: String, _ bytes: [UInt8]) -> String {
     let path = folder + "/" + name
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
   }
 

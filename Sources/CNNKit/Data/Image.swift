@@ -11,7 +11,9 @@ public struct Image: Equatable, Sendable {
 
   /// Wraps pixel values (HWC order, 0…255).
   public init(height: Int, width: Int, channels: Int, pixels: [Float]) {
-    precondition(pixels.count == height * width * channels, "Image: \(pixels.count) values for \(height)×\(width)×\(channels)")
+    precondition(
+      pixels.count == height * width * channels,
+      "Image: \(pixels.count) values for \(height)×\(width)×\(channels)")
     self.height = height
     self.width = width
     self.channels = channels
@@ -20,7 +22,9 @@ public struct Image: Equatable, Sendable {
 
   /// A black image.
   public init(height: Int, width: Int, channels: Int) {
-    self.init(height: height, width: width, channels: channels, pixels: Array(repeating: 0, count: height * width * channels))
+    self.init(
+      height: height, width: width, channels: channels,
+      pixels: Array(repeating: 0, count: height * width * channels))
   }
 
   /// Value at row `y`, column `x`, channel `c`.
@@ -59,7 +63,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
     case .corrupt(let path, let reason): return "\(path): \(reason)"
-    case .labelOutOfRange(let path, let label, let classes): return "\(path): label \(label) is outside 0..<\(classes)"
+    case .labelOutOfRange(let path, let label, let classes):
+      return "\(path): label \(label) is outside 0..<\(classes)"
     case .badLayout(let path, let reason): return "\(path): \(reason)"
     case .invalidOption(let message): return message
     }

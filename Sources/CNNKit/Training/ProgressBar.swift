@@ -57,7 +57,8 @@ public struct ProgressBar {
     let counter = String(repeating: " ", count: String(total).count - String(step).count) + "\(step)/\(total)"
     var line = counter + " " + ProgressBar.bar(step: step, total: total, width: width)
     if finished {
-      line += " - \(ProgressBar.duration(elapsed)) \(Int((elapsed / Double(max(step, 1)) * 1000).rounded()))ms/step"
+      line +=
+        " - \(ProgressBar.duration(elapsed)) \(Int((elapsed / Double(max(step, 1)) * 1000).rounded()))ms/step"
     } else {
       let eta = elapsed / Double(max(step, 1)) * Double(total - step)
       line += " - ETA: \(ProgressBar.duration(eta))"

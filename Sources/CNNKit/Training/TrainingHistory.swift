@@ -45,7 +45,8 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
     for r in records {
       lines.append(
         [
-          "\(r.epoch)", field(r.trainLoss), field(r.trainAccuracy), field(r.validationLoss), field(r.validationAccuracy),
+          "\(r.epoch)", field(r.trainLoss), field(r.trainAccuracy), field(r.validationLoss),
+          field(r.validationAccuracy),
           field(r.validationTop5), String(format: "%g", r.learningRate), String(format: "%.2f", r.seconds),
           String(format: "%.1f", r.imagesPerSecond),
         ].joined(separator: ","))
@@ -60,15 +61,19 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
     var body = ""
     let epochs = records.map { Double($0.epoch) }
     let loss: [(String, [Double?], String)] = [
-      ("train loss", records.map { $0.trainLoss }, ""), ("val loss", records.map { $0.validationLoss }, "6,4"),
+      ("train loss", records.map { $0.trainLoss }, ""),
+      ("val loss", records.map { $0.validationLoss }, "6,4"),
     ]
     let accuracy: [(String, [Double?], String)] = [
       ("train acc", records.map { $0.trainAccuracy * 100 }, ""),
       ("val acc", records.map { $0.validationAccuracy.map { $0 * 100 } }, "6,4"),
     ]
-    body += panel(title: "Loss", series: loss, x: epochs, originX: 0, width: panelWidth, height: panelHeight, color: "#1f77b4")
     body += panel(
-      title: "Accuracy (%)", series: accuracy, x: epochs, originX: panelWidth, width: panelWidth, height: panelHeight,
+      title: "Loss", series: loss, x: epochs, originX: 0, width: panelWidth, height: panelHeight,
+      color: "#1f77b4")
+    body += panel(
+      title: "Accuracy (%)", series: accuracy, x: epochs, originX: panelWidth, width: panelWidth,
+      height: panelHeight,
       color: "#d62728")
     return """
       <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * panelWidth))" height="\(Int(panelHeight))" \
@@ -100,19 +105,27 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
     out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
     for i in 0...4 {
       let v = low + (high - low) * Double(i) / 4
-      out += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, py(v) + 4, v)
+      out += String(
+        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, py(v) + 4, v)
     }
     for e in x {
-      out += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", px(e), bottom + 15, Int(e))
+      out += String(
+        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", px(e), bottom + 15, Int(e))
     }
-    out += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", (left + right) / 2, bottom + 32)
+    out += String(
+      format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", (left + right) / 2,
+      bottom + 32)
     for (index, (name, points, dash)) in series.enumerated() {
-      let coordinates = zip(x, points).compactMap { e, v in v.map { String(format: "%.1f,%.1f", px(e), py($0)) } }
+      let coordinates = zip(x, points).compactMap { e, v in
+        v.map { String(format: "%.1f,%.1f", px(e), py($0)) }
+      }
       guard !coordinates.isEmpty else { continue }
       let dashAttribute = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
-      out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute) points=\"\(coordinates.joined(separator: " "))\"/>\n"
+      out +=
+        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute) points=\"\(coordinates.joined(separator: " "))\"/>\n"
       let legendY = top + 14 * Double(index)
-      out += "<line x1=\"\(right - 90)\" y1=\"\(legendY)\" x2=\"\(right - 70)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute)/>\n"
+      out +=
+        "<line x1=\"\(right - 90)\" y1=\"\(legendY)\" x2=\"\(right - 70)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute)/>\n"
       out += "<text x=\"\(right - 65)\" y=\"\(legendY + 4)\">\(name)</text>\n"
     }
     return out
