@@ -8,7 +8,8 @@ struct CNNKitCommand: ParsableCommand {
     commandName: "cnnkit",
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
     subcommands: [
-      SummaryCommand.self, ListCommand.self, InspectCommand.self, ForwardCommand.self, ExportCommand.self,
+      SummaryCommand.self, ListCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
+      InspectCommand.self, ForwardCommand.self, ExportCommand.self,
       BenchCommand.self,
     ])
 }

@@ -37,11 +37,14 @@ public struct TrainingState: Codable, Equatable, Sendable {
 
   /// The saved random generator.
   public var random: RandomGenerator {
-    var generator = RandomGenerator(seed: 0)
-    if randomState.count == 4 {
-      generator.state = (randomState[0], randomState[1], randomState[2], randomState[3])
+    get {
+      var generator = RandomGenerator(seed: 0)
+      if randomState.count == 4 {
+        generator.state = (randomState[0], randomState[1], randomState[2], randomState[3])
+      }
+      return generator
     }
-    return generator
+    set { randomState = [newValue.state.0, newValue.state.1, newValue.state.2, newValue.state.3] }
   }
 }
 
@@ -107,5 +110,19 @@ public enum Checkpoint {
     try model.loadStateDict(from: file, entries: modelEntries, strict: true)
     try optimizer.restore(tensors: optimizerTensors, scalars: state.optimizerScalars)
     return state
+  }
+}
+
+extension Checkpoint {
+  /// Loads model weights from a plain weights file or from a checkpoint (whose optimiser tensors are
+  /// ignored): what `cnnkit eval` and `predict` accept as `--weights`.
+  @discardableResult
+  public static func loadWeights(from path: String, into model: Module, strict: Bool = true) throws
+    -> StateDictLoadReport
+  {
+    let file = try SafeTensorsFile(path: path)
+    let isCheckpoint = file.metadata[stateKey] != nil
+    let entries = file.entries.filter { !(isCheckpoint && $0.name.hasPrefix(optimizerPrefix)) }
+    return try model.loadStateDict(from: file, entries: entries, strict: strict)
   }
 }

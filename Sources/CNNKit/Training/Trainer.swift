@@ -1,0 +1,201 @@
+import Foundation
+
+/// Why a training run stopped early.
+public enum TrainingStop: Error, CustomStringConvertible {
+  /// Loss or a gradient became NaN/Inf; the last good checkpoint is left as it was.
+  case nonFinite(epoch: Int, step: Int, what: String, lastCheckpoint: String?)
+  /// The user interrupted (SIGINT); a checkpoint was written at the step boundary.
+  case interrupted(epoch: Int, step: Int, checkpoint: String?)
+
+  public var description: String {
+    switch self {
+    case .nonFinite(let epoch, let step, let what, let checkpoint):
+      let keep = checkpoint.map { "; the last good checkpoint is \($0)" } ?? ""
+      return "training stopped at epoch \(epoch), step \(step): \(what) is not finite (NaN or Inf)\(keep)"
+    case .interrupted(let epoch, let step, let checkpoint):
+      let saved = checkpoint.map { "; checkpoint written to \($0) (continue with --resume \($0))" } ?? ""
+      return "interrupted at epoch \(epoch), step \(step)\(saved)"
+    }
+  }
+}
+
+/// The training loop behind `cnnkit train`, Keras' `fit` in spirit: epochs of shuffled batches with a
+/// live progress line, validation after each epoch, a learning-rate schedule, a metrics log, a plot,
+/// and an atomic checkpoint per epoch from which `resume` continues bit for bit.
+public final class Trainer {
+  public let model: Module
+  public let optimizer: Optimizer
+  public let scheduler: LearningRateScheduler
+  public let trainLoader: DataLoader
+  public let validationLoader: DataLoader?
+  public let epochs: Int
+  public let labelSmoothing: Float
+  /// Folder for checkpoints, `metrics.csv`, `history.svg` and `model.safetensors`; nil writes nothing.
+  public let outputDirectory: String?
+  /// How many per-epoch checkpoints (`checkpoint-epoch-NNN.safetensors`) to keep besides the latest.
+  public let keepLast: Int
+  /// Settings recorded in checkpoints (model name, dataset, flags).
+  public let configuration: [String: String]
+  /// Where progress lines go (standard output by default).
+  public var output: (String) -> Void = {
+    print($0)
+    fflush(stdout)
+  }
+  /// Whether the progress line redraws in place (nil: when standard output is a terminal).
+  public var interactiveProgress: Bool? = nil
+  /// Checked after every step; when it returns true the loop checkpoints and stops (SIGINT).
+  public var stopRequested: () -> Bool = { false }
+  /// Stops after this many optimiser steps in total (tests of resuming; nil: run all epochs).
+  public var stepLimit: Int? = nil
+
+  /// Where the run stands.
+  public private(set) var state: TrainingState
+
+  /// Sets up a run from scratch; call `resume(from:)` before `fit()` to continue a saved one.
+  public init(
+    model: Module, optimizer: Optimizer, scheduler: LearningRateScheduler, trainLoader: DataLoader,
+    validationLoader: DataLoader?, epochs: Int, labelSmoothing: Float = 0, outputDirectory: String?,
+    keepLast: Int = 1, configuration: [String: String] = [:]
+  ) {
+    self.model = model
+    self.optimizer = optimizer
+    self.scheduler = scheduler
+    self.trainLoader = trainLoader
+    self.validationLoader = validationLoader
+    self.epochs = epochs
+    self.labelSmoothing = labelSmoothing
+    self.outputDirectory = outputDirectory
+    self.keepLast = keepLast
+    self.configuration = configuration
+    self.state = TrainingState(
+      epoch: 0, batchInEpoch: 0, globalStep: 0, random: GlobalRandom.current, optimizerScalars: [:],
+      schedulerState: [:], history: TrainingHistory(), configuration: configuration)
+  }
+
+  /// The latest checkpoint's path inside `outputDirectory`.
+  public var checkpointPath: String? { outputDirectory.map { $0 + "/checkpoint.safetensors" } }
+
+  /// Restores model, optimiser, scheduler, random generator and position from a checkpoint.
+  public func resume(from path: String) throws {
+    let saved = try Checkpoint.restore(from: path, model: model, optimizer: optimizer)
+    try scheduler.restore(scalars: saved.schedulerState)
+    GlobalRandom.current = saved.random
+    state = saved
+    state.configuration = configuration
+  }
+
+  /// Runs the remaining epochs. Throws `TrainingStop` when stopped early.
+  public func fit() throws {
+    while state.epoch < epochs {
+      let epoch = state.epoch
+      output("Epoch \(epoch + 1)/\(epochs)")
+      model.train()
+      let batches = try trainLoader.batches(epoch: epoch, skippingBatches: state.batchInEpoch)
+      var bar = ProgressBar(total: trainLoader.batchCount, interactive: interactiveProgress) {
+        [output] text in
+        output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+      }
+      var loss = RunningMean()
+      var correct = 0
+      var seen = 0
+      let start = ProgressBar.now()
+      while let batch = try batches.next() {
+        let logits = try model(batch.images)
+        let lossTensor = try Functional.crossEntropy(
+          logits, targets: batch.labels, labelSmoothing: labelSmoothing)
+        guard lossTensor.item.isFinite else {
+          throw TrainingStop.nonFinite(
+            epoch: epoch + 1, step: state.globalStep + 1, what: "the loss", lastCheckpoint: existingCheckpoint
+          )
+        }
+        optimizer.zeroGrad()
+        lossTensor.backward()
+        if let bad = firstNonFiniteGradient() {
+          throw TrainingStop.nonFinite(
+            epoch: epoch + 1, step: state.globalStep + 1, what: "the gradient of \(bad)",
+            lastCheckpoint: existingCheckpoint)
+        }
+        optimizer.step()
+        state.globalStep += 1
+        state.batchInEpoch += 1
+        loss.add(Double(lossTensor.item), weight: batch.labels.count)
+        correct += try Metrics.topKCorrect(logits: logits, labels: batch.labels, k: 1)
+        seen += batch.labels.count
+        let rate = Double(seen) / max(ProgressBar.now() - start, 1e-9)
+        bar.update(
+          step: state.batchInEpoch,
+          values: [("loss", loss.mean), ("accuracy", Double(correct) / Double(max(seen, 1)))],
+          imagesPerSecond: rate)
+        if stopRequested() || (stepLimit.map { state.globalStep >= $0 } ?? false) {
+          batches.close()
+          let path = try saveCheckpoint(perEpochCopy: false)
+          if stopRequested() {
+            throw TrainingStop.interrupted(epoch: epoch + 1, step: state.globalStep, checkpoint: path)
+          }
+          return
+        }
+      }
+      let seconds = ProgressBar.now() - start
+      var record = EpochRecord(
+        epoch: epoch + 1, trainLoss: loss.mean, trainAccuracy: Double(correct) / Double(max(seen, 1)),
+        learningRate: Double(optimizer.learningRate), seconds: seconds,
+        imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+      if let validationLoader {
+        let result = try evaluate(model: model, loader: validationLoader)
+        record.validationLoss = result.loss
+        record.validationAccuracy = result.top1
+        record.validationTop5 = result.top5
+        output(
+          String(
+            format: "  validation: loss %.4f - top-1 %.2f%% - top-5 %.2f%% (%d images)", result.loss,
+            result.top1 * 100,
+            result.top5 * 100, result.count))
+      }
+      scheduler.step(metric: scheduler.needsMetric ? (record.validationLoss ?? record.trainLoss) : nil)
+      state.history.records.append(record)
+      state.epoch += 1
+      state.batchInEpoch = 0
+      try saveCheckpoint(perEpochCopy: true)
+    }
+    if let outputDirectory {
+      try model.saveStateDict(to: outputDirectory + "/model.safetensors", metadata: ["format": "pt"])
+    }
+  }
+
+  private var existingCheckpoint: String? {
+    checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+  }
+
+  private func firstNonFiniteGradient() -> String? {
+    for (name, p) in model.namedParameters() {
+      guard let g = p.grad else { continue }
+      for i in 0..<g.count where !g.data[i].isFinite { return name }
+    }
+    return nil
+  }
+
+  /// Writes the checkpoint, the metrics log and the plot (each atomically); returns the checkpoint path.
+  @discardableResult
+  private func saveCheckpoint(perEpochCopy: Bool) throws -> String? {
+    guard let outputDirectory, let checkpointPath else { return nil }
+    try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+    state.random = GlobalRandom.current
+    state.optimizerScalars = optimizer.stateScalars()
+    state.schedulerState = scheduler.stateScalars()
+    try Checkpoint.save(to: checkpointPath, model: model, optimizer: optimizer, state: state)
+    if perEpochCopy && keepLast > 0 {
+      let name = String(format: "checkpoint-epoch-%03d.safetensors", state.epoch)
+      try Checkpoint.save(to: outputDirectory + "/" + name, model: model, optimizer: optimizer, state: state)
+      try pruneEpochCheckpoints(in: outputDirectory)
+    }
+    try AtomicFile.write(Data(state.history.csv.utf8), to: outputDirectory + "/metrics.csv")
+    try AtomicFile.write(Data(state.history.svg.utf8), to: outputDirectory + "/history.svg")
+    return checkpointPath
+  }
+
+  private func pruneEpochCheckpoints(in folder: String) throws {
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder)
+      .filter { $0.hasPrefix("checkpoint-epoch-") && $0.hasSuffix(".safetensors") }.sorted()
+    for name in names.dropLast(keepLast) { try? FileManager.default.removeItem(atPath: folder + "/" + name) }
+  }
+}

@@ -1,0 +1,101 @@
+import CNNKit
+import Foundation
+import XCTest
+
+/// `cnnkit train`, `eval` and `predict` end to end on the built-in MNIST subset, and their errors.
+extension CLITests {
+  private func scratchFolder() throws -> String {
+    let folder = NSTemporaryDirectory() + "cnnkit-train-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
+    return folder
+  }
+
+  func testTrainStopResumeAndEvaluate() throws {
+    let folder = try scratchFolder()
+    let first = try run([
+      "train", "--model", "lenet5", "--max-steps", "5", "--output-dir", folder, "--workers", "1",
+    ])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    XCTAssertTrue(first.stdout.contains("Total params: 61,706"), "the summary comes first")
+    XCTAssertEqual(try Checkpoint.readState(from: folder + "/checkpoint.safetensors").globalStep, 5)
+
+    let second = try run([
+      "train", "--model", "lenet5", "--resume", folder, "--max-steps", "8", "--output-dir", folder,
+    ])
+    XCTAssertEqual(second.status, 0, second.stderr)
+    XCTAssertTrue(second.stdout.contains("Resuming"), second.stdout)
+    XCTAssertEqual(try Checkpoint.readState(from: folder + "/checkpoint.safetensors").globalStep, 8)
+
+    let wrongModel = try run([
+      "train", "--model", "alexnet-mnist", "--resume", folder, "--output-dir", folder,
+    ])
+    XCTAssertNotEqual(wrongModel.status, 0)
+    XCTAssertTrue(wrongModel.stderr.contains("trained with model lenet5"), wrongModel.stderr)
+
+    let evaluation = try run(["eval", "--model", "lenet5", "--weights", folder + "/checkpoint.safetensors"])
+    XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+    XCTAssertTrue(evaluation.stdout.contains("top-1 "), evaluation.stdout)
+    XCTAssertTrue(evaluation.stdout.contains("2000 images"), evaluation.stdout)
+  }
+
+  func testTrainConfigFile() throws {
+    let folder = try scratchFolder()
+    let config = folder + "/run.json"
+    try Data(#"{"model": "lenet5", "max_steps": 2, "batch-size": 16, "output-dir": "\#(folder)/out"}"#.utf8)
+      .write(to: URL(fileURLWithPath: config))
+    let result = try run(["train", "--config", config])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("batch 16"), result.stdout)
+    XCTAssertEqual(try Checkpoint.readState(from: folder + "/out/checkpoint.safetensors").globalStep, 2)
+  }
+
+  func testTrainRejectsBadOptionsWithOneLine() throws {
+    let folder = try scratchFolder()
+    let badConfig = folder + "/bad.json"
+    try Data(#"{"epoch": 3}"#.utf8).write(to: URL(fileURLWithPath: badConfig))
+    let cases: [([String], String)] = [
+      (["--epochs", "0"], "--epochs"),
+      (["--dataset", "nope"], "nope"),
+      (["--dataset", "cifar10"], "--data-dir"),
+      (["--dataset", "cifar10", "--data-dir", folder + "/missing"], "missing"),
+      (["--optimizer", "rmsprop"], "--optimizer"),
+      (["--lr-scheduler", "bogus"], "bogus"),
+      (["--lr=-1"], "--lr"),
+      (["--lr", "0"], "--lr"),
+      (["--config", badConfig], "unknown key 'epoch'"),
+      (["--resume", folder + "/none.safetensors"], "none.safetensors"),
+    ]
+    for (arguments, expected) in cases {
+      let result = try run(["train", "--output-dir", folder + "/out"] + arguments)
+      XCTAssertNotEqual(result.status, 0, "\(arguments)")
+      XCTAssertTrue(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+      XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, "\(arguments): \(result.stderr)")
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/out/checkpoint.safetensors"))
+  }
+
+  func testPredictPrintsImageNetNames() throws {
+    let photo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../../shared/datasets/images/samoyed_dog.jpg").standardized.path
+    guard FileManager.default.fileExists(atPath: photo) else { throw XCTSkip("shared photos not present") }
+    let folder = try scratchFolder()
+    XCTAssertEqual(
+      try run(["export", "--model", "resnet18", "--output", folder + "/r18.safetensors"]).status, 0)
+    let result = try run(["predict", photo, "--model", "resnet18", "--weights", folder + "/r18.safetensors"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let lines = result.stdout.split(separator: "\n")
+    XCTAssertEqual(lines.count, 6)
+    // Every ranked line names its ImageNet class by index.
+    for line in lines.dropFirst() {
+      let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+      let index = Int(parts[1])!
+      XCTAssertTrue(line.hasSuffix(ImageNetClasses.names[index]), String(line))
+    }
+    let missing = try run([
+      "predict", folder + "/nope.jpg", "--model", "resnet18", "--weights", folder + "/r18.safetensors",
+    ])
+    XCTAssertNotEqual(missing.status, 0)
+    XCTAssertTrue(missing.stderr.contains("nope.jpg"), missing.stderr)
+  }
+}
