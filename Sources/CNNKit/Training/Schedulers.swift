@@ -29,47 +29,51 @@ extension LearningRateScheduler {
   public func step() { step(metric: nil) }
 }
 
-/// Epoch counting and state shared by the closed-form schedulers: the rate at epoch `e` is
-/// `rate(e)`, computed in Double from the base rate and rounded to Float once.
-final class EpochClock {
+/// Base of the closed-form schedulers: the rate at epoch `e` is `rate(base, e)`, computed in Double
+/// from the base rate and rounded to Float once. Epoch counting and saved state live here; each
+/// subclass supplies only its formula.
+public class ClosedFormScheduler: LearningRateScheduler {
   let kind: String
-  let optimizer: Optimizer
-  private(set) var base: Float
-  private(set) var epoch = 0
+  public let optimizer: Optimizer
+  public private(set) var baseLearningRate: Float
+  public private(set) var lastEpoch = 0
+  public var needsMetric: Bool { false }
   private let rate: (_ base: Double, _ epoch: Int) -> Double
 
   init(kind: String, optimizer: Optimizer, rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
     self.kind = kind
     self.optimizer = optimizer
-    self.base = optimizer.learningRate
+    self.baseLearningRate = optimizer.learningRate
     self.rate = rate
     apply()
   }
 
-  func learningRate(atEpoch epoch: Int) -> Float { Float(rate(Double(base), epoch)) }
-  func apply() { optimizer.learningRate = learningRate(atEpoch: epoch) }
+  /// The rate this schedule gives at `epoch`.
+  public func learningRate(atEpoch epoch: Int) -> Float { Float(rate(Double(baseLearningRate), epoch)) }
 
-  func step() {
-    epoch += 1
+  private func apply() { optimizer.learningRate = learningRate(atEpoch: lastEpoch) }
+
+  public func step(metric: Double?) {
+    lastEpoch += 1
     apply()
   }
 
-  func reset() {
-    epoch = 0
+  public func reset() {
+    lastEpoch = 0
     apply()
   }
 
-  func stateScalars() -> [String: String] {
-    ["kind": kind, "last_epoch": String(epoch), "base_lr": String(describing: base)]
+  public func stateScalars() -> [String: String] {
+    ["kind": kind, "last_epoch": String(lastEpoch), "base_lr": String(describing: baseLearningRate)]
   }
 
-  func restore(_ scalars: [String: String]) throws {
+  public func restore(scalars: [String: String]) throws {
     let values = try SchedulerState.read(scalars, kind: kind, keys: ["last_epoch", "base_lr"])
     guard let epoch = Int(values[0]), epoch >= 0, let base = Float(values[1]) else {
       throw TrainingError.invalidState(message: "\(kind): bad last_epoch or base_lr in \(scalars)")
     }
-    self.epoch = epoch
-    self.base = base
+    lastEpoch = epoch
+    baseLearningRate = base
     apply()
   }
 }
@@ -98,36 +102,22 @@ enum SchedulerState {
 }
 
 /// Keeps the learning rate fixed (the CLI's `none`); counts epochs so checkpoints look alike.
-public final class ConstantLR: LearningRateScheduler {
-  private let clock: EpochClock
-  public var optimizer: Optimizer { clock.optimizer }
-  public var baseLearningRate: Float { clock.base }
-  public var lastEpoch: Int { clock.epoch }
-  public var needsMetric: Bool { false }
+public final class ConstantLR: ClosedFormScheduler {
 
   /// Leaves `optimizer`'s learning rate as it is.
   public init(optimizer: Optimizer) {
-    clock = EpochClock(kind: "ConstantLR", optimizer: optimizer) { base, _ in base }
+    super.init(kind: "ConstantLR", optimizer: optimizer) { base, _ in base }
   }
 
-  public func step(metric: Double?) { clock.step() }
-  public func reset() { clock.reset() }
-  public func stateScalars() -> [String: String] { clock.stateScalars() }
-  public func restore(scalars: [String: String]) throws { try clock.restore(scalars) }
 }
 
 /// Multiplies the rate by `gamma` every `stepSize` epochs: `lr = base·gamma^⌊epoch/stepSize⌋`
 /// (PyTorch's `StepLR`; torchvision trains AlexNet with step 30, gamma 0.1).
-public final class StepLR: LearningRateScheduler {
+public final class StepLR: ClosedFormScheduler {
   /// Epochs between decays.
   public let stepSize: Int
   /// Decay factor.
   public let gamma: Double
-  private let clock: EpochClock
-  public var optimizer: Optimizer { clock.optimizer }
-  public var baseLearningRate: Float { clock.base }
-  public var lastEpoch: Int { clock.epoch }
-  public var needsMetric: Bool { false }
 
   /// Throws when `stepSize` < 1 or `gamma` is not positive.
   public init(optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) throws {
@@ -135,31 +125,19 @@ public final class StepLR: LearningRateScheduler {
     try SchedulerState.require(gamma > 0 && gamma.isFinite, "gamma", "\(gamma) must be positive")
     self.stepSize = stepSize
     self.gamma = gamma
-    clock = EpochClock(kind: "StepLR", optimizer: optimizer) { base, epoch in
+    super.init(kind: "StepLR", optimizer: optimizer) { base, epoch in
       base * pow(gamma, Double(epoch / stepSize))
     }
   }
-
-  /// The rate this schedule gives at `epoch`.
-  public func learningRate(atEpoch epoch: Int) -> Float { clock.learningRate(atEpoch: epoch) }
-  public func step(metric: Double?) { clock.step() }
-  public func reset() { clock.reset() }
-  public func stateScalars() -> [String: String] { clock.stateScalars() }
-  public func restore(scalars: [String: String]) throws { try clock.restore(scalars) }
 }
 
 /// Multiplies the rate by `gamma` at each milestone epoch: `lr = base·gamma^(milestones ≤ epoch)`
 /// (PyTorch's `MultiStepLR`).
-public final class MultiStepLR: LearningRateScheduler {
+public final class MultiStepLR: ClosedFormScheduler {
   /// Epochs at which the rate decays, strictly increasing.
   public let milestones: [Int]
   /// Decay factor.
   public let gamma: Double
-  private let clock: EpochClock
-  public var optimizer: Optimizer { clock.optimizer }
-  public var baseLearningRate: Float { clock.base }
-  public var lastEpoch: Int { clock.epoch }
-  public var needsMetric: Bool { false }
 
   /// Throws unless `milestones` is non-empty, positive and strictly increasing, and `gamma` > 0.
   public init(optimizer: Optimizer, milestones: [Int], gamma: Double = 0.1) throws {
@@ -170,32 +148,20 @@ public final class MultiStepLR: LearningRateScheduler {
     try SchedulerState.require(gamma > 0 && gamma.isFinite, "gamma", "\(gamma) must be positive")
     self.milestones = milestones
     self.gamma = gamma
-    clock = EpochClock(kind: "MultiStepLR", optimizer: optimizer) { base, epoch in
+    super.init(kind: "MultiStepLR", optimizer: optimizer) { base, epoch in
       base * pow(gamma, Double(milestones.filter { $0 <= epoch }.count))
     }
   }
-
-  /// The rate this schedule gives at `epoch`.
-  public func learningRate(atEpoch epoch: Int) -> Float { clock.learningRate(atEpoch: epoch) }
-  public func step(metric: Double?) { clock.step() }
-  public func reset() { clock.reset() }
-  public func stateScalars() -> [String: String] { clock.stateScalars() }
-  public func restore(scalars: [String: String]) throws { try clock.restore(scalars) }
 }
 
 /// Cosine annealing from the base rate down to `etaMin` over `tMax` epochs, PyTorch's closed form
 /// `lr = etaMin + (base − etaMin)·(1 + cos(π·epoch/tMax))/2` (past `tMax` it rises again, as in
 /// PyTorch's `CosineAnnealingLR`).
-public final class CosineAnnealingLR: LearningRateScheduler {
+public final class CosineAnnealingLR: ClosedFormScheduler {
   /// Epochs of the half cosine.
   public let tMax: Int
   /// Lowest learning rate.
   public let etaMin: Double
-  private let clock: EpochClock
-  public var optimizer: Optimizer { clock.optimizer }
-  public var baseLearningRate: Float { clock.base }
-  public var lastEpoch: Int { clock.epoch }
-  public var needsMetric: Bool { false }
 
   /// Throws when `tMax` < 1 or `etaMin` is negative.
   public init(optimizer: Optimizer, tMax: Int, etaMin: Double = 0) throws {
@@ -203,17 +169,10 @@ public final class CosineAnnealingLR: LearningRateScheduler {
     try SchedulerState.require(etaMin >= 0 && etaMin.isFinite, "eta_min", "\(etaMin) must not be negative")
     self.tMax = tMax
     self.etaMin = etaMin
-    clock = EpochClock(kind: "CosineAnnealingLR", optimizer: optimizer) { base, epoch in
+    super.init(kind: "CosineAnnealingLR", optimizer: optimizer) { base, epoch in
       etaMin + (base - etaMin) * (1 + cos(Double.pi * Double(epoch) / Double(tMax))) / 2
     }
   }
-
-  /// The rate this schedule gives at `epoch`.
-  public func learningRate(atEpoch epoch: Int) -> Float { clock.learningRate(atEpoch: epoch) }
-  public func step(metric: Double?) { clock.step() }
-  public func reset() { clock.reset() }
-  public func stateScalars() -> [String: String] { clock.stateScalars() }
-  public func restore(scalars: [String: String]) throws { try clock.restore(scalars) }
 }
 
 /// Linear warm-up before another scheduler, as PyTorch's `SequentialLR(schedulers: [LinearLR(
