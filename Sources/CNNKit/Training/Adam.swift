@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Each parameter keeps its own step count `t`, so parameters skipped in a step (nil `grad`) are
 /// bias-corrected as PyTorch does.
-public final class Adam: Optimizer {
+public class Adam: Optimizer {
   /// The tensors being optimised.
   public var parameters: [Tensor] { core.parameters }
   /// Learning rate; schedulers change it between steps.
@@ -17,21 +17,30 @@ public final class Adam: Optimizer {
   public var betas: (Float, Float) { (core.beta1, core.beta2) }
   /// Added to the denominator for numerical stability.
   public var eps: Float { core.eps }
-  /// L2 penalty added to the gradient.
+  /// Weight decay: an L2 term added to the gradient (Adam) or decoupled (AdamW).
   public var weightDecay: Float { core.weightDecay }
   /// Steps taken by each parameter (0 before its first gradient).
   public var stepCounts: [Int] { core.steps }
   private let core: AdamCore
 
   /// Creates an optimiser over `parameters` (PyTorch's defaults: lr 1e-3, betas (0.9, 0.999)).
-  public init(
+  public convenience init(
     parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
     eps: Float = 1e-8, weightDecay: Float = 0
   ) {
+    self.init(
+      name: "Adam", parameters: parameters, learningRate: learningRate, betas: betas, eps: eps,
+      weightDecay: weightDecay, decoupled: false)
+  }
+
+  init(
+    name: String, parameters: [Tensor], learningRate: Float, betas: (Float, Float), eps: Float,
+    weightDecay: Float, decoupled: Bool
+  ) {
     self.learningRate = learningRate
     core = AdamCore(
-      name: "Adam", parameters: parameters, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: false
-    )
+      name: name, parameters: parameters, betas: betas, eps: eps, weightDecay: weightDecay,
+      decoupled: decoupled)
   }
 
   /// Clears every parameter's gradient (sets it to nil).
@@ -51,44 +60,15 @@ public final class Adam: Optimizer {
 
 /// AdamW (Loshchilov & Hutter) as PyTorch's `torch.optim.AdamW`: weight decay is decoupled from the
 /// gradient, `w = w·(1 − lr·weightDecay)`, then the plain Adam update. Default weight decay 1e-2.
-public final class AdamW: Optimizer {
-  /// The tensors being optimised.
-  public var parameters: [Tensor] { core.parameters }
-  /// Learning rate; schedulers change it between steps.
-  public var learningRate: Float
-  /// Decay rates of the first and second moment estimates.
-  public var betas: (Float, Float) { (core.beta1, core.beta2) }
-  /// Added to the denominator for numerical stability.
-  public var eps: Float { core.eps }
-  /// Decoupled weight decay coefficient.
-  public var weightDecay: Float { core.weightDecay }
-  /// Steps taken by each parameter (0 before its first gradient).
-  public var stepCounts: [Int] { core.steps }
-  private let core: AdamCore
-
+public final class AdamW: Adam {
   /// Creates an optimiser over `parameters` (PyTorch's defaults: lr 1e-3, weight decay 1e-2).
   public init(
     parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
     eps: Float = 1e-8, weightDecay: Float = 1e-2
   ) {
-    self.learningRate = learningRate
-    core = AdamCore(
-      name: "AdamW", parameters: parameters, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: true
-    )
-  }
-
-  /// Clears every parameter's gradient (sets it to nil).
-  public func zeroGrad() { core.zeroGrad() }
-  /// Applies one update to every parameter that has a gradient.
-  public func step() { core.step(learningRate: learningRate) }
-  /// `"<index>.exp_avg"` and `"<index>.exp_avg_sq"` for parameters that have stepped (live tensors).
-  public func stateTensors() -> [(name: String, tensor: Tensor)] { core.stateTensors() }
-  /// `"<index>.step"` per stepped parameter, and `"lr"`.
-  public func stateScalars() -> [String: String] { core.stateScalars(learningRate: learningRate) }
-  /// Restores what `stateTensors`/`stateScalars` saved (tensors copied); throws, changing nothing,
-  /// when names, shapes or step counts do not fit.
-  public func restore(tensors: [String: Tensor], scalars: [String: String]) throws {
-    if let lr = try core.restore(tensors: tensors, scalars: scalars) { learningRate = lr }
+    super.init(
+      name: "AdamW", parameters: parameters, learningRate: learningRate, betas: betas, eps: eps,
+      weightDecay: weightDecay, decoupled: true)
   }
 }
 
