@@ -62,3 +62,32 @@ final class TrainingTests: XCTestCase {
     XCTAssertLessThan(last, 0.05)
   }
 }
+
+final class ProgressBarTests: XCTestCase {
+  /// Keras' bar: `=` for done, `>` for the head, `.` for the rest, 30 wide.
+  func testBarShapesMatchKeras() {
+    XCTAssertEqual(
+      ProgressBar.bar(step: 0, total: 422, width: 30), "[" + String(repeating: ".", count: 30) + "]")
+    XCTAssertEqual(
+      ProgressBar.bar(step: 237, total: 422, width: 30),
+      "[" + String(repeating: "=", count: 15) + ">" + String(repeating: ".", count: 14) + "]")
+    XCTAssertEqual(
+      ProgressBar.bar(step: 422, total: 422, width: 30), "[" + String(repeating: "=", count: 30) + "]")
+    XCTAssertEqual(ProgressBar.duration(7.4), "7s")
+    XCTAssertEqual(ProgressBar.duration(185), "3:05")
+    XCTAssertEqual(ProgressBar.duration(3723), "1:02:03")
+  }
+
+  func testNonInteractiveBarWritesOnlyTheFinishedLine() {
+    var written: [String] = []
+    var bar = ProgressBar(total: 3, interactive: false) { written.append($0) }
+    bar.update(step: 1, values: [("loss", 0.5)], imagesPerSecond: 10)
+    bar.update(step: 2, values: [("loss", 0.25)], imagesPerSecond: 10)
+    XCTAssertEqual(written, [])
+    bar.update(step: 3, values: [("loss", 0.125), ("accuracy", 0.75)], imagesPerSecond: 1234)
+    XCTAssertEqual(written.count, 1)
+    let line = written[0]
+    XCTAssertTrue(line.hasPrefix("3/3 [==============================] - "), line)
+    XCTAssertTrue(line.hasSuffix(" - loss: 0.1250 - accuracy: 0.7500 - 1234 img/s\n"), line)
+  }
+}

@@ -88,7 +88,7 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
     title: String, series: [(String, [Double?], String)], x: [Double], originX: Double, width: Double,
     height: Double, color: String
   ) -> String {
-    let (left, right, top, bottom) = (originX + 55, originX + width - 15, 30.0, height - 40)
+    let (left, right, top, bottom) = (originX + 55, originX + width - 15, 42.0, height - 40)
     let values = series.flatMap { $0.1.compactMap { $0 } }
     var low = values.min() ?? 0
     var high = values.max() ?? 1
@@ -123,7 +123,8 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
       let dashAttribute = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
       out +=
         "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute) points=\"\(coordinates.joined(separator: " "))\"/>\n"
-      let legendY = top + 14 * Double(index)
+      // Legend above the plot area, so curves never run through it.
+      let legendY = 12 + 14 * Double(index)
       out +=
         "<line x1=\"\(right - 90)\" y1=\"\(legendY)\" x2=\"\(right - 70)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashAttribute)/>\n"
       out += "<text x=\"\(right - 65)\" y=\"\(legendY + 4)\">\(name)</text>\n"
