@@ -10,7 +10,7 @@ struct ConfigFile {
     "optimizer", "nesterov", "lr-scheduler", "lr-step-size", "lr-gamma", "lr-milestones", "lr-warmup-epochs",
     "lr-warmup-decay", "lr-min", "lr-patience", "label-smoothing", "output-dir", "resume", "seed", "threads",
     "workers",
-    "keep-last", "max-steps", "no-augment", "pca-color", "skip-corrupt", "no-validation",
+    "keep-last", "max-steps", "checkpoint-every", "no-augment", "pca-color", "skip-corrupt", "no-validation",
   ]
 
   let path: String

@@ -50,6 +50,7 @@ struct TrainCommand: ParsableCommand {
   @Option(name: [.customShort("j"), .long], help: "Data-loading threads. Default: 2.") var workers: Int?
   @Option(help: "Per-epoch checkpoints to keep. Default: 1.") var keepLast: Int?
   @Option(help: "Stop after this many optimiser steps (checkpoint written).") var maxSteps: Int?
+  @Option(help: "Also checkpoint every this many steps within an epoch.") var checkpointEvery: Int?
   @Flag(help: "No training augmentation.") var noAugment = false
   @Flag(help: "Add the AlexNet paper's PCA colour augmentation (RGB photo datasets).") var pcaColor = false
   @Flag(help: "Skip corrupt images in an ImageFolder (with a warning) instead of failing.") var skipCorrupt =
@@ -171,6 +172,10 @@ struct TrainCommand: ParsableCommand {
       outputDirectory: outputDirectory,
       keepLast: keepLast, configuration: settings)
     trainer.stepLimit = try maxSteps ?? file.int("max-steps")
+    trainer.checkpointEvery = try checkpointEvery ?? file.int("checkpoint-every")
+    if let every = trainer.checkpointEvery, every < 1 {
+      throw CLIError("--checkpoint-every must be at least 1, got \(every)")
+    }
     if let resume = resume ?? file.string("resume") {
       let path = BuiltInData.checkpointPath(resume)
       let saved = try CLIError.wrap { try Checkpoint.readState(from: path) }

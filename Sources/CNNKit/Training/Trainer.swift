@@ -47,6 +47,9 @@ public final class Trainer {
   public var stopRequested: () -> Bool = { false }
   /// Stops after this many optimiser steps in total (tests of resuming; nil: run all epochs).
   public var stepLimit: Int? = nil
+  /// Also checkpoints every this many steps inside an epoch (nil: only at epoch ends), so a crash
+  /// in a long epoch loses little.
+  public var checkpointEvery: Int? = nil
 
   /// Where the run stands.
   public private(set) var state: TrainingState
@@ -86,6 +89,7 @@ public final class Trainer {
 
   /// Runs the remaining epochs. Throws `TrainingStop` when stopped early.
   public func fit() throws {
+    removeStaleTemporaryFiles()
     while state.epoch < epochs {
       let epoch = state.epoch
       output("Epoch \(epoch + 1)/\(epochs)")
@@ -126,6 +130,11 @@ public final class Trainer {
           step: state.batchInEpoch,
           values: [("loss", loss.mean), ("accuracy", Double(correct) / Double(max(seen, 1)))],
           imagesPerSecond: rate)
+        if let every = checkpointEvery, every > 0, state.globalStep % every == 0,
+          state.batchInEpoch < trainLoader.batchCount
+        {
+          try saveCheckpoint(perEpochCopy: false)
+        }
         if stopRequested() || (stepLimit.map { state.globalStep >= $0 } ?? false) {
           batches.close()
           let path = try saveCheckpoint(perEpochCopy: false)
@@ -159,6 +168,22 @@ public final class Trainer {
     }
     if let outputDirectory {
       try model.saveStateDict(to: outputDirectory + "/model.safetensors", metadata: ["format": "pt"])
+    }
+  }
+
+  /// A run killed while writing leaves `.NAME.tmp-*` files (see `AtomicFile`); the finished files
+  /// are intact, so the leftovers are only clutter.
+  private func removeStaleTemporaryFiles() {
+    guard let outputDirectory,
+      let names = try? FileManager.default.contentsOfDirectory(atPath: outputDirectory)
+    else {
+      return
+    }
+    for name in names
+    where name.hasPrefix(".") && name.contains(".safetensors.tmp-") || name.hasPrefix(".metrics.csv.tmp-")
+      || name.hasPrefix(".history.svg.tmp-")
+    {
+      try? FileManager.default.removeItem(atPath: outputDirectory + "/" + name)
     }
   }
 
