@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNNKit
+import Foundation
 
 /// The `cnnkit` command-line tool.
 @main
@@ -9,7 +10,28 @@ struct CNNKitCommand: ParsableCommand {
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
     subcommands: [
       SummaryCommand.self, ListCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
-      InspectCommand.self, ForwardCommand.self, ExportCommand.self,
-      BenchCommand.self,
+      InspectCommand.self, ForwardCommand.self, ExportCommand.self, BenchCommand.self,
     ])
+
+  /// Like ArgumentParser's own `main()`, but a usage mistake is one `error:` line (naming the flag)
+  /// rather than the message plus the whole usage text; `--help` still prints the full help.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        print(fullMessage(for: error))
+        Foundation.exit(0)
+      }
+      // Errors our commands already reported carry only an exit code and an empty message.
+      let text = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+      if !text.isEmpty {
+        let line = text.hasPrefix("Error: ") ? String(text.dropFirst(7)) : text
+        FileHandle.standardError.write(Data("error: \(line) (see 'cnnkit help')\n".utf8))
+      }
+      Foundation.exit(code.rawValue)
+    }
+  }
 }

@@ -46,7 +46,10 @@ extension CLITests {
 
   func testKilledTrainingResumesToTheUninterruptedResult() throws {
     let reference = try crashFolder()
+    let started = Date()
     XCTAssertEqual(try run(trainArguments(reference, resume: false)).status, 0)
+    // Kill times are drawn from the first 80 % of an uninterrupted run, however fast this machine is.
+    let runMicroseconds = UInt64(Date().timeIntervalSince(started) * 1_000_000)
     let expected = try tensors(reference + "/checkpoint.safetensors")
 
     let folder = try crashFolder()
@@ -59,7 +62,7 @@ extension CLITests {
       let process = try start(trainArguments(folder, resume: resume))
       if attempt < killRounds {
         // Kill at a random moment: loading data, mid-step, or while a checkpoint is being written.
-        usleep(UInt32(50_000 + rng.next() % UInt64(100_000 + killSteps * 10_000)))
+        usleep(UInt32(runMicroseconds / 20 + rng.next() % (runMicroseconds * 3 / 4)))
         if process.isRunning {
           kill(process.processIdentifier, SIGKILL)
           kills += 1

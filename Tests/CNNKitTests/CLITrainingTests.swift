@@ -99,3 +99,33 @@ extension CLITests {
     XCTAssertTrue(missing.stderr.contains("nope.jpg"), missing.stderr)
   }
 }
+
+extension CLITests {
+  /// One class of mistake per row, for the commands not covered elsewhere: each is one `error:` line
+  /// naming the flag or file, and a non-zero exit.
+  func testEvalBenchAndExportMistakes() throws {
+    let cases: [([String], String)] = [
+      (["eval", "--weights", "/nonexistent/w.safetensors"], "/nonexistent/w.safetensors"),
+      (["eval", "--weights", "x", "--batch-size", "0"], "--batch-size"),
+      (["eval", "--weights", "x", "--dataset", "cifar10", "--data-dir", "/nonexistent"], "/nonexistent"),
+      (["eval", "--weights", "x", "--model", "nope"], "unknown model 'nope'"),
+      (["bench", "--mode", "fly"], "--mode"),
+      (["bench", "--batch", "8,x"], "--batch"),
+      (["bench", "--threads", "0"], "--threads"),
+      (["bench", "--model", "alexnet", "--input", "3,20,20"], "too small"),
+      (["export", "--model", "lenet5", "--classes", "0", "--output", "/tmp/never.safetensors"], "--classes"),
+      (
+        ["export", "--model", "lenet5", "--output", "/nonexistent/dir/w.safetensors"],
+        "/nonexistent/dir/w.safetensors"
+      ),
+      (["predict", "--model", "alexnet", "--weights", "x"], "Missing expected argument '<images> ...'"),
+      (["summary", "alexnet", "--classes", "abc"], "'abc' is invalid for '--classes"),
+    ]
+    for (arguments, expected) in cases {
+      let result = try run(arguments)
+      XCTAssertNotEqual(result.status, 0, "\(arguments)")
+      XCTAssertTrue(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+      XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, "\(arguments): \(result.stderr)")
+    }
+  }
+}
