@@ -214,6 +214,15 @@ def make_images():
     out = io.BytesIO()
     small.convert("LA").save(out, "PNG")
     write("image", "grey-alpha.png", out.getvalue())
+    out = io.BytesIO()
+    small.convert("P", palette=Image.ADAPTIVE, colors=16).save(out, "PNG", transparency=0)
+    write("image", "palette-transparent.png", out.getvalue())
+    out = io.BytesIO()
+    small.convert("1").save(out, "PNG")
+    write("image", "one-bit.png", out.getvalue())
+    out = io.BytesIO()
+    small.convert("CMYK").save(out, "JPEG", quality=60, progressive=True)
+    write("image", "cmyk-progressive.jpg", out.getvalue())
 
 
 def make_gzip():

@@ -5,7 +5,8 @@
 #   Fuzz/run.sh build                               build only
 #
 # TARGET is one of: safetensors idx cifar digits image gzip config checkpoint.
-# Each target starts from Fuzz/Corpus/<target> (the committed seeds, never written to); new inputs
+# Each target starts from Fuzz/Corpus/<target> (the committed seeds, never written to), with the
+# tokens of Fuzz/Dictionaries/<target>.dict where there is one; new inputs
 # go to Fuzz/.build/corpus/<target>, crashes to Fuzz/.build/artifacts/. Reproduce a crash with
 #   Fuzz/.build/release/Fuzz<Name> Fuzz/.build/artifacts/<target>-crash-...
 # The script prints the executions of every target and exits non-zero if any of them failed.
@@ -54,9 +55,12 @@ while IFS=: read -r name executable max_len; do
   work=Fuzz/.build/corpus/$name
   log=Fuzz/.build/fuzz-$name.log
   mkdir -p "$work"
+  dictionary=()
+  if [ -f "Fuzz/Dictionaries/$name.dict" ]; then dictionary=("-dict=Fuzz/Dictionaries/$name.dict"); fi
   echo "== $name ($executable, max_len $max_len, ${limit[*]})"
   set +e
-  "Fuzz/.build/release/$executable" "$work" "Fuzz/Corpus/$name" "${limit[@]}" -max_len="$max_len" \
+  "Fuzz/.build/release/$executable" "$work" "Fuzz/Corpus/$name" "${limit[@]}" "${dictionary[@]}" \
+    -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="Fuzz/.build/artifacts/$name-" >"$log" 2>&1
   status=$?
