@@ -7,14 +7,20 @@
 
 #include "cic_internal.h"
 
+/// Deflate's best case: a 258-byte match coded in 2 bits, so no stream inflates more than 1032-fold.
+#define CIC_DEFLATE_MAX_RATIO 1032u
+
 /// Starting output size: the last member's trailer stores its length mod 2^32, which is exact for
-/// the usual single-member file under 4 GiB; the buffer doubles if it proves too small.
+/// the usual single-member file under 4 GiB; the buffer doubles if it proves too small. The trailer
+/// is only trusted as far as deflate's ratio allows, so a tiny file cannot claim gigabytes up front.
 static size_t cic_gzip_initial_capacity(const uint8_t *bytes, size_t length, uint64_t limit) {
   uint64_t guess = (uint64_t)length * 2;
   if (length >= 18) {
     const uint8_t *t = bytes + length - 4;
     uint64_t stored = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
     if (stored > 0) guess = stored + 1;  // + 1 so that the end of the stream needs no regrowth
+    uint64_t possible = (uint64_t)length * CIC_DEFLATE_MAX_RATIO + 1;
+    if (guess > possible) guess = possible;
   }
   if (guess < 4096) guess = 4096;
   if (guess > limit) guess = limit;

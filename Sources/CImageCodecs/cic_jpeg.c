@@ -40,6 +40,38 @@ static void cic_jpeg_emit_message(j_common_ptr cinfo, int level) {
 
 static void cic_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/// Progressive files with more scans than this are refused: real ones have about ten, and each scan
+/// may touch every block, so thousands of tiny scans would make a small file decode for minutes.
+#define CIC_JPEG_MAX_SCANS 500
+
+static void cic_jpeg_progress(j_common_ptr cinfo) {
+  j_decompress_ptr decompress = (j_decompress_ptr)cinfo;
+  if (decompress->input_scan_number > CIC_JPEG_MAX_SCANS) {
+    cic_jpeg_error *error = (cic_jpeg_error *)cinfo->err;
+    cic_set_message(error->result, "JPEG has more than %d scans", CIC_JPEG_MAX_SCANS);
+    longjmp(error->jump, 1);
+  }
+}
+
+/// Huffman coding spends at least one bit on every 8x8 block of every component (its DC
+/// difference), so a file cannot hold more blocks than 8 per byte; a header that claims more is
+/// refused before the decoder allocates for it. Arithmetic coding can go below a bit per block and
+/// is left to the pixel limit alone.
+static int cic_jpeg_check_blocks(j_decompress_ptr cinfo, size_t length, cic_result *result) {
+  if (cinfo->arith_code) return CIC_OK;
+  uint64_t blocks = 0;
+  for (int c = 0; c < cinfo->num_components; c++) {
+    const jpeg_component_info *component = &cinfo->comp_info[c];
+    blocks += (uint64_t)component->width_in_blocks * component->height_in_blocks;
+  }
+  if (blocks > (uint64_t)length * 8) {
+    cic_set_message(result, "JPEG header claims %ux%u pixels, more than its %zu bytes can encode",
+                    (unsigned)cinfo->image_width, (unsigned)cinfo->image_height, length);
+    return CIC_ERROR_CORRUPT;
+  }
+  return CIC_OK;
+}
+
 int cic_decode_jpeg(const uint8_t *bytes, size_t length, int channels, uint64_t max_pixels,
                     cic_result *result) {
   if (result == NULL) return CIC_ERROR_ARGUMENT;
@@ -79,10 +111,15 @@ int cic_decode_jpeg(const uint8_t *bytes, size_t length, int channels, uint64_t 
   }
 
   jpeg_create_decompress(&cinfo);
+  struct jpeg_progress_mgr progress;
+  memset(&progress, 0, sizeof progress);
+  progress.progress_monitor = cic_jpeg_progress;
+  cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, bytes, (unsigned long)length);
   jpeg_read_header(&cinfo, TRUE);
 
   int size_status = cic_check_size(cinfo.image_width, cinfo.image_height, max_pixels, "JPEG", result);
+  if (size_status == CIC_OK) size_status = cic_jpeg_check_blocks(&cinfo, length, result);
   if (size_status != CIC_OK) {
     status = size_status;
     longjmp(error.jump, 1);

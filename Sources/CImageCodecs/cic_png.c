@@ -101,6 +101,15 @@ int cic_decode_png(const uint8_t *bytes, size_t length, int channels, uint64_t m
     longjmp(state->jump, 1);
   }
 
+  // Every row comes out of the file's IDAT chunks, and deflate inflates at most 1032-fold: a header
+  // claiming more image data than the file could hold is refused before any row is allocated.
+  uint64_t image_bytes = (uint64_t)png_get_rowbytes(png, info) * height;
+  if (image_bytes > (uint64_t)length * 1032u + 1032u) {
+    cic_set_message(result, "PNG header claims %ux%u pixels, more than its %zu bytes can hold",
+                    (unsigned)width, (unsigned)height, length);
+    longjmp(state->jump, 1);
+  }
+
   int color_type = png_get_color_type(png, info);
   int bit_depth = png_get_bit_depth(png, info);
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);

@@ -1,81 +1,16 @@
+import CNNKit
 import Foundation
 
-/// Options read from `--config FILE` (a JSON object). Keys are the flag names without dashes
-/// (`batch-size`; `batch_size` also works). Unknown keys and wrong types are errors naming the file
-/// and key, so a typo does not silently fall back to a default.
-struct ConfigFile {
-  static let knownKeys: Set<String> = [
-    "model", "dataset", "data-dir", "classes", "input", "epochs", "batch-size", "lr", "momentum",
-    "weight-decay",
-    "optimizer", "nesterov", "lr-scheduler", "lr-step-size", "lr-gamma", "lr-milestones", "lr-warmup-epochs",
-    "lr-warmup-decay", "lr-min", "lr-patience", "label-smoothing", "output-dir", "resume", "seed", "threads",
-    "workers",
-    "keep-last", "max-steps", "checkpoint-every", "no-augment", "pca-color", "skip-corrupt", "no-validation",
-  ]
-
-  let path: String
-  private let values: [String: Any]
-
-  /// Reads `path`; nil gives an empty configuration.
-  init(path: String?) throws {
-    guard let path else {
-      self.path = ""
-      values = [:]
-      return
+extension TrainingConfiguration {
+  /// Reads `--config FILE`; nil gives an empty configuration. Errors name the flag, file and key.
+  static func load(path: String?) throws -> TrainingConfiguration {
+    guard let path else { return TrainingConfiguration() }
+    do {
+      return try TrainingConfiguration(path: path)
+    } catch let error as TrainingConfigurationError {
+      throw CLIError("--config \(error)")
     }
-    self.path = path
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw CLIError("--config \(path): cannot read the file")
-    }
-    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-      throw CLIError("--config \(path): not a JSON object")
-    }
-    var normalised: [String: Any] = [:]
-    for (key, value) in object {
-      let name = key.replacingOccurrences(of: "_", with: "-")
-      guard Self.knownKeys.contains(name) else {
-        throw CLIError(
-          "--config \(path): unknown key '\(key)' (known: \(Self.knownKeys.sorted().joined(separator: ", ")))"
-        )
-      }
-      normalised[name] = value
-    }
-    values = normalised
   }
-
-  private func typeError(_ key: String, _ expected: String) -> CLIError {
-    CLIError("--config \(path): '\(key)' must be \(expected)")
-  }
-
-  func string(_ key: String) -> String? {
-    if let s = values[key] as? String { return s }
-    if let n = values[key] as? NSNumber { return n.stringValue }
-    return nil
-  }
-
-  func int(_ key: String) throws -> Int? {
-    guard let value = values[key] else { return nil }
-    guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
-      throw typeError(key, "an integer")
-    }
-    return i
-  }
-
-  func uint64(_ key: String) throws -> UInt64? {
-    guard let i = try int(key) else { return nil }
-    guard i >= 0 else { throw typeError(key, "a non-negative integer") }
-    return UInt64(i)
-  }
-
-  func double(_ key: String) throws -> Double? {
-    guard let value = values[key] else { return nil }
-    guard let n = value as? NSNumber else { throw typeError(key, "a number") }
-    return n.doubleValue
-  }
-
-  func float(_ key: String) throws -> Float? { try double(key).map(Float.init) }
-
-  func bool(_ key: String) -> Bool { (values[key] as? Bool) ?? false }
 }
 
 /// The data and paths the tool provides by itself.

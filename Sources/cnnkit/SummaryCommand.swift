@@ -75,12 +75,24 @@ struct SummaryCommand: ParsableCommand {
     return text
   }
 
+  /// Largest C·H·W accepted: far above any real input (3·8192·8192 is 2²⁷·⁶), and low enough that
+  /// the shape arithmetic of every layer and batch stays far from overflowing.
+  static let maximumInputElements = 1 << 30
+
   /// Parses `3,224,224` into three positive sizes.
   static func parseShape(_ text: String) throws -> [Int] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard parts.count == 3, sizes.count == 3, sizes.allSatisfy({ $0 > 0 }) else {
       throw CLIError("--input expects three positive integers C,H,W (e.g. 3,224,224), got '\(text)'")
+    }
+    var elements = 1
+    for size in sizes {
+      let (product, overflow) = elements.multipliedReportingOverflow(by: size)
+      guard !overflow, product <= maximumInputElements else {
+        throw CLIError("--input \(text) has more than \(maximumInputElements) elements")
+      }
+      elements = product
     }
     return sizes
   }

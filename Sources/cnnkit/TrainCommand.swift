@@ -67,21 +67,21 @@ struct TrainCommand: ParsableCommand {
   }
 
   private func train() throws {
-    let file = try ConfigFile(path: config)
+    let file = try TrainingConfiguration.load(path: config)
     let modelName = model ?? file.string("model") ?? "alexnet-mnist"
     let datasetName = dataset ?? file.string("dataset") ?? "mnist"
-    let seed = try seed ?? file.uint64("seed") ?? 0
+    let seed = seed ?? file.uint64("seed") ?? 0
     let epochs = try positive(epochs ?? file.int("epochs") ?? 5, "--epochs")
     let batchSize = try positive(batchSize ?? file.int("batch-size") ?? 32, "--batch-size")
-    let learningRate = try lr ?? file.float("lr") ?? 0.02
+    let learningRate = lr ?? file.float("lr") ?? 0.02
     guard learningRate > 0, learningRate.isFinite else {
       throw CLIError("--lr must be positive, got \(learningRate)")
     }
-    let workers = try workers ?? file.int("workers") ?? 2
+    let workers = workers ?? file.int("workers") ?? 2
     guard workers >= 0 else { throw CLIError("--workers must be 0 or more, got \(workers)") }
-    let keepLast = try keepLast ?? file.int("keep-last") ?? 1
+    let keepLast = keepLast ?? file.int("keep-last") ?? 1
     guard keepLast >= 0 else { throw CLIError("--keep-last must be 0 or more, got \(keepLast)") }
-    if let threads = try threads ?? file.int("threads") {
+    if let threads = threads ?? file.int("threads") {
       guard threads >= 1 else { throw CLIError("--threads must be at least 1, got \(threads)") }
       Parallel.threadCount = threads
     }
@@ -96,9 +96,10 @@ struct TrainCommand: ParsableCommand {
       noValidation || file.bool("no-validation")
       ? nil
       : try CLIError.wrap {
-        try Datasets.open(name: datasetName, root: root, train: false, skipCorrupt: skipCorrupt)
+        try Datasets.open(
+          name: datasetName, root: root, train: false, skipCorrupt: skipCorrupt || file.bool("skip-corrupt"))
       }
-    let classCount = try classes ?? file.int("classes") ?? trainSet.classNames.count
+    let classCount = classes ?? file.int("classes") ?? trainSet.classNames.count
     let entry = try CLIError.wrap { try Zoo.entry(named: modelName) }
     let inputText = input ?? file.string("input")
     let modelInput = try inputText.map(SummaryCommand.parseShape) ?? entry.defaultInput
@@ -124,8 +125,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     let optimizerName = (optimizer ?? file.string("optimizer") ?? "sgd").lowercased()
-    let momentum = try momentum ?? file.float("momentum") ?? 0.9
-    let weightDecay = try weightDecay ?? file.float("weight-decay") ?? 5e-4
+    let momentum = momentum ?? file.float("momentum") ?? 0.9
+    let weightDecay = weightDecay ?? file.float("weight-decay") ?? 5e-4
     let nesterov = nesterov || file.bool("nesterov")
     let params = network.parameters()
     let opt: Optimizer
@@ -141,25 +142,25 @@ struct TrainCommand: ParsableCommand {
     }
     var options = SchedulerOptions()
     options.epochs = epochs
-    options.stepSize = try lrStepSize ?? file.int("lr-step-size") ?? 4
-    options.gamma = try lrGamma ?? file.double("lr-gamma") ?? options.gamma
+    options.stepSize = lrStepSize ?? file.int("lr-step-size") ?? 4
+    options.gamma = lrGamma ?? file.double("lr-gamma") ?? options.gamma
     options.factor = options.gamma
     if let text = lrMilestones ?? file.string("lr-milestones") {
       options.milestones = try CLIError.wrap { try SchedulerOptions.parseMilestones(text) }
     }
-    options.warmupEpochs = try lrWarmupEpochs ?? file.int("lr-warmup-epochs") ?? 0
-    options.warmupStartFactor = try lrWarmupDecay ?? file.double("lr-warmup-decay") ?? 0.01
-    options.etaMin = try lrMin ?? file.double("lr-min") ?? 0
+    options.warmupEpochs = lrWarmupEpochs ?? file.int("lr-warmup-epochs") ?? 0
+    options.warmupStartFactor = lrWarmupDecay ?? file.double("lr-warmup-decay") ?? 0.01
+    options.etaMin = lrMin ?? file.double("lr-min") ?? 0
     options.minLR = options.etaMin
-    options.patience = try lrPatience ?? file.int("lr-patience") ?? options.patience
+    options.patience = lrPatience ?? file.int("lr-patience") ?? options.patience
     let schedulerName = lrScheduler ?? file.string("lr-scheduler") ?? "step"
     let scheduler = try CLIError.wrap { try Schedulers.make(schedulerName, optimizer: opt, options: options) }
-    let smoothing = try labelSmoothing ?? file.float("label-smoothing") ?? 0
+    let smoothing = labelSmoothing ?? file.float("label-smoothing") ?? 0
     guard (0..<1).contains(smoothing) else {
       throw CLIError("--label-smoothing must be in [0, 1), got \(smoothing)")
     }
 
-    let outputDirectory = try outputDir ?? file.string("output-dir") ?? "runs/\(modelName)-\(datasetName)"
+    let outputDirectory = outputDir ?? file.string("output-dir") ?? "runs/\(modelName)-\(datasetName)"
     let settings: [String: String] = [
       "model": modelName, "dataset": datasetName, "classes": String(classCount),
       "input": modelInput.map(String.init).joined(separator: ","), "batch-size": String(batchSize),
@@ -171,8 +172,8 @@ struct TrainCommand: ParsableCommand {
       validationLoader: validationLoader, epochs: epochs, labelSmoothing: smoothing,
       outputDirectory: outputDirectory,
       keepLast: keepLast, configuration: settings)
-    trainer.stepLimit = try maxSteps ?? file.int("max-steps")
-    trainer.checkpointEvery = try checkpointEvery ?? file.int("checkpoint-every")
+    trainer.stepLimit = maxSteps ?? file.int("max-steps")
+    trainer.checkpointEvery = checkpointEvery ?? file.int("checkpoint-every")
     if let every = trainer.checkpointEvery, every < 1 {
       throw CLIError("--checkpoint-every must be at least 1, got \(every)")
     }

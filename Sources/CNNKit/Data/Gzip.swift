@@ -17,14 +17,27 @@ public final class FileBytes: @unchecked Sendable {
 
   /// Reads `path`, inflating it if it starts with the gzip magic. Output above
   /// `maximumDecompressedBytes` is refused, so a small hostile file cannot exhaust memory.
-  public init(path: String, maximumDecompressedBytes: Int = Gzip.defaultMaximumBytes) throws {
-    self.path = path
+  public convenience init(path: String, maximumDecompressedBytes: Int = Gzip.defaultMaximumBytes) throws {
     let mapped: MappedFile
     do {
       mapped = try MappedFile(path: path)
     } catch SafeTensorsError.unreadable(_, let reason) {
       throw DataError.unreadable(path: path, reason: reason)
     }
+    try self.init(mapped: mapped, path: path, maximumDecompressedBytes: maximumDecompressedBytes)
+  }
+
+  /// The same as `init(path:)` for a file's contents already in memory (copied, or inflated when
+  /// gzip-compressed); `path` names them in errors.
+  public convenience init(
+    bytes: [UInt8], path: String = "<memory>", maximumDecompressedBytes: Int = Gzip.defaultMaximumBytes
+  ) throws {
+    let copy = bytes.withUnsafeBytes { MappedFile(copying: $0) }
+    try self.init(mapped: copy, path: path, maximumDecompressedBytes: maximumDecompressedBytes)
+  }
+
+  private init(mapped: MappedFile, path: String, maximumDecompressedBytes: Int) throws {
+    self.path = path
     let raw = UnsafeRawBufferPointer(start: mapped.bytes, count: mapped.count)
     if Gzip.isCompressed(raw) {
       var result = cic_result()

@@ -48,6 +48,26 @@ public struct TrainingState: Codable, Equatable, Sendable {
   }
 }
 
+extension TrainingState {
+  /// What makes a decoded state unusable, or nil when it is fine: negative or absurd counts, which
+  /// would overflow or misplace the resumed run, and a missing or all-zero generator state (which
+  /// xoshiro never leaves).
+  var problem: String? {
+    let limit = StateParsing.maximumCount
+    for (name, value) in [("epoch", epoch), ("batchInEpoch", batchInEpoch), ("globalStep", globalStep)]
+    where !(0...limit).contains(value) {
+      return "\(name) \(value) is outside 0...\(limit)"
+    }
+    if randomState.count != 4 || randomState.allSatisfy({ $0 == 0 }) {
+      return "randomState must be four 64-bit words, not all zero"
+    }
+    for record in history.records where !(0...limit).contains(record.epoch) {
+      return "history epoch \(record.epoch) is outside 0...\(limit)"
+    }
+    return nil
+  }
+}
+
 /// A training checkpoint: one safetensors file holding the model's state dict under torchvision
 /// names, the optimiser's state under `optimizer.*`, and a `TrainingState` as JSON in the metadata
 /// key `cnnkit.training_state`. Written atomically, so a crash leaves the previous file intact.
@@ -83,29 +103,44 @@ public enum Checkpoint {
     try readState(SafeTensorsFile(path: path))
   }
 
-  static func readState(_ file: SafeTensorsFile) throws -> TrainingState {
+  /// Reads and checks the `TrainingState` in an opened file's metadata.
+  public static func readState(_ file: SafeTensorsFile) throws -> TrainingState {
     guard let text = file.metadata[stateKey] else {
       throw CheckpointError.notACheckpoint(
         path: file.path, reason: "no \(stateKey) metadata (a plain weights file?)")
     }
+    let state: TrainingState
     do {
-      return try JSONDecoder().decode(TrainingState.self, from: Data(text.utf8))
+      state = try JSONDecoder().decode(TrainingState.self, from: Data(text.utf8))
     } catch {
       throw CheckpointError.notACheckpoint(path: file.path, reason: "training state is not valid (\(error))")
     }
+    if let problem = state.problem {
+      throw CheckpointError.notACheckpoint(path: file.path, reason: "training state is not valid: \(problem)")
+    }
+    return state
   }
 
   /// Restores `model` and `optimizer` from `path` (strictly: every tensor must fit) and returns the
   /// saved state. A model that does not fit is left unchanged; call this before training starts.
   @discardableResult
   public static func restore(from path: String, model: Module, optimizer: Optimizer) throws -> TrainingState {
-    let file = try SafeTensorsFile(path: path)
+    try restore(from: SafeTensorsFile(path: path), model: model, optimizer: optimizer)
+  }
+
+  /// Restores from an opened file, as `restore(from:model:optimizer:)` does.
+  @discardableResult
+  public static func restore(from file: SafeTensorsFile, model: Module, optimizer: Optimizer) throws
+    -> TrainingState
+  {
     let state = try readState(file)
     let modelEntries = file.entries.filter { !$0.name.hasPrefix(optimizerPrefix) }
     var optimizerTensors: [String: Tensor] = [:]
     for entry in file.entries where entry.name.hasPrefix(optimizerPrefix) {
-      optimizerTensors[String(entry.name.dropFirst(optimizerPrefix.count))] = try file.tensor(
-        named: entry.name)
+      // Read from the entry itself: looking each one up by name would be quadratic in the entries.
+      let tensor = Tensor(zeros: entry.shape)
+      file.read(entry, into: tensor.data)
+      optimizerTensors[String(entry.name.dropFirst(optimizerPrefix.count))] = tensor
     }
     try model.loadStateDict(from: file, entries: modelEntries, strict: true)
     try optimizer.restore(tensors: optimizerTensors, scalars: state.optimizerScalars)

@@ -66,9 +66,19 @@ public final class SafeTensorsFile {
   private let dataStart: Int
 
   /// Opens and validates `path`. Throws `SafeTensorsError` naming the file and the problem.
-  public init(path: String) throws {
+  public convenience init(path: String) throws {
+    try self.init(mapping: MappedFile(path: path), path: path)
+  }
+
+  /// Validates a whole safetensors file held in memory (copied); `path` names it in errors. The checks
+  /// are those of `init(path:)`.
+  public convenience init(bytes: [UInt8], path: String = "<memory>") throws {
+    try self.init(mapping: bytes.withUnsafeBytes { MappedFile(copying: $0) }, path: path)
+  }
+
+  private init(mapping: MappedFile, path: String) throws {
     self.path = path
-    mapping = try MappedFile(path: path)
+    self.mapping = mapping
     let size = mapping.count
     guard size >= 8 else {
       throw SafeTensorsError.truncated(
@@ -215,7 +225,8 @@ func floatFromHalf(_ h: UInt16) -> Float {
   return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
 }
 
-/// A read-only memory mapping of a whole file, unmapped on release.
+/// A read-only memory mapping of a whole file, unmapped on release; or an owned copy of bytes
+/// already in memory, freed on release.
 final class MappedFile {
   let bytes: UnsafeMutablePointer<UInt8>
   let count: Int
@@ -246,6 +257,16 @@ final class MappedFile {
     }
     bytes = address.assumingMemoryBound(to: UInt8.self)
     mapped = true
+  }
+
+  /// A private copy of `source`.
+  init(copying source: UnsafeRawBufferPointer) {
+    count = source.count
+    bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(count, 1))
+    if let base = source.baseAddress, count > 0 {
+      UnsafeMutableRawPointer(bytes).copyMemory(from: base, byteCount: count)
+    }
+    mapped = false
   }
 
   deinit {

@@ -177,7 +177,11 @@ final class AdamCore {
       let (mName, vName, stepName) = ("\(index).exp_avg", "\(index).exp_avg_sq", "\(index).step")
       let step = try StateParsing.int(scalars, stepName) ?? 0
       let present = [tensors[mName], tensors[vName]].compactMap { $0 }
-      guard step >= 0, (step > 0 && present.count == 2) || (step == 0 && present.isEmpty) else {
+      guard (0...StateParsing.maximumCount).contains(step) else {
+        throw TrainingError.invalidState(
+          message: "\(name) parameter \(index): step \(step) is outside 0...\(StateParsing.maximumCount)")
+      }
+      guard (step > 0 && present.count == 2) || (step == 0 && present.isEmpty) else {
         throw TrainingError.invalidState(
           message: "\(name) parameter \(index): step \(step) with \(present.count) of its 2 moment tensors")
       }

@@ -124,7 +124,7 @@ public final class ReduceLROnPlateau: LearningRateScheduler {
     let values = try SchedulerState.read(scalars, kind: "ReduceLROnPlateau", keys: keys)
     guard let epoch = Int(values[0]), let best = Double(values[1]), let bad = Int(values[2]),
       let cooling = Int(values[3]), let base = Float(values[4]), let lr = Float(values[5]),
-      epoch >= 0, bad >= 0, cooling >= 0
+      [epoch, bad, cooling].allSatisfy({ (0...StateParsing.maximumCount).contains($0) })
     else { throw TrainingError.invalidState(message: "ReduceLROnPlateau: bad values in \(scalars)") }
     lastEpoch = epoch
     self.best = best

@@ -69,7 +69,9 @@ public class ClosedFormScheduler: LearningRateScheduler {
 
   public func restore(scalars: [String: String]) throws {
     let values = try SchedulerState.read(scalars, kind: kind, keys: ["last_epoch", "base_lr"])
-    guard let epoch = Int(values[0]), epoch >= 0, let base = Float(values[1]) else {
+    guard let epoch = Int(values[0]), (0...StateParsing.maximumCount).contains(epoch),
+      let base = Float(values[1])
+    else {
       throw TrainingError.invalidState(message: "\(kind): bad last_epoch or base_lr in \(scalars)")
     }
     lastEpoch = epoch
@@ -236,7 +238,7 @@ public final class LinearWarmup: LearningRateScheduler {
   public func restore(scalars: [String: String]) throws {
     let own = scalars.filter { !$0.key.hasPrefix("inner.") }
     let values = try SchedulerState.read(own, kind: "LinearWarmup", keys: ["last_epoch"])
-    guard let epoch = Int(values[0]), epoch >= 0 else {
+    guard let epoch = Int(values[0]), (0...StateParsing.maximumCount).contains(epoch) else {
       throw TrainingError.invalidState(message: "LinearWarmup: bad last_epoch \(values[0])")
     }
     var innerScalars: [String: String] = [:]

@@ -15,6 +15,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 
 /// Shared checks for `restore` implementations.
 enum StateParsing {
+  /// Saved counts (epochs, steps) above this are refused: no run gets near it, and the headroom
+  /// keeps later increments and conversions from overflowing.
+  static let maximumCount = 1 << 40
+
   /// Parses a saved integer scalar.
   static func int(_ scalars: [String: String], _ key: String) throws -> Int? {
     guard let text = scalars[key] else { return nil }

@@ -97,19 +97,31 @@ public struct CIFARDataset: ImageDataset {
 
   /// Opens explicit batch files, concatenated in the given order.
   public init(files: [String], variant: Variant = .cifar10, classNames: [String]? = nil) throws {
+    try self.init(batches: files.map { try FileBytes(path: $0) }, variant: variant, classNames: classNames)
+  }
+
+  /// The same as `init(files:variant:classNames:)` for one batch file's contents (plain or gzip)
+  /// already in memory; `path` names it in errors.
+  public init(
+    data: [UInt8], path: String = "<memory>", variant: Variant = .cifar10, classNames: [String]? = nil
+  ) throws {
+    try self.init(batches: [FileBytes(bytes: data, path: path)], variant: variant, classNames: classNames)
+  }
+
+  /// Checks every batch's length and labels.
+  private init(batches: [FileBytes], variant: Variant, classNames: [String]?) throws {
     let names = classNames ?? (variant == .cifar10 ? Self.cifar10ClassNames : Self.cifar100ClassNames)
     guard names.count == variant.classCount else {
       throw DataError.invalidOption(
         "CIFARDataset: \(names.count) class names for \(variant.classCount) classes")
     }
     self.variant = variant
-    self.files = files
+    self.files = batches.map(\.path)
     self.classNames = names
-    var batches: [FileBytes] = []
     var starts = [0]
     let recordBytes = variant.recordBytes
-    for path in files {
-      let batch = try FileBytes(path: path)
+    for batch in batches {
+      let path = batch.path
       guard batch.count > 0 && batch.count % recordBytes == 0 else {
         throw DataError.corrupt(
           path: path,
@@ -124,7 +136,6 @@ public struct CIFARDataset: ImageDataset {
           throw DataError.labelOutOfRange(path: path, label: label, classes: variant.classCount)
         }
       }
-      batches.append(batch)
       starts.append(starts[starts.count - 1] + records)
     }
     self.batches = batches

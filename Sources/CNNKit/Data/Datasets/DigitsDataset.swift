@@ -30,10 +30,24 @@ public struct DigitsDataset: ImageDataset {
   private let values: [UInt8]
   private let labels: [UInt8]
 
+  /// Largest CSV accepted, after decompression (the real file is 0.5 MB).
+  public static let maximumFileBytes = 1 << 30
+
   /// Parses the CSV at `path` (plain or gzip); every malformed line is an error naming file and line.
   public init(path: String, split: Split = .all) throws {
+    try self.init(file: FileBytes(path: path, maximumDecompressedBytes: Self.maximumFileBytes), split: split)
+  }
+
+  /// The same as `init(path:split:)` for the file's contents (plain or gzip) already in memory;
+  /// `path` names them in errors.
+  public init(csv: [UInt8], path: String = "<memory>", split: Split = .all) throws {
+    try self.init(
+      file: FileBytes(bytes: csv, path: path, maximumDecompressedBytes: Self.maximumFileBytes), split: split)
+  }
+
+  private init(file: FileBytes, split: Split) throws {
+    let path = file.path
     self.path = path
-    let file = try FileBytes(path: path, maximumDecompressedBytes: 1 << 30)
     let fields = Self.side * Self.side + 1
     var values: [UInt8] = []
     var labels: [UInt8] = []
@@ -43,6 +57,8 @@ public struct DigitsDataset: ImageDataset {
     func fail(_ reason: String) -> DataError { .corrupt(path: path, reason: "line \(line + 1): \(reason)") }
     func endField() throws {
       guard let value = number else { throw fail("empty or non-numeric field \(row.count + 1)") }
+      // Stops at the first extra field rather than collecting a whole overlong line.
+      guard row.count < fields else { throw fail("more than \(fields) fields") }
       row.append(value)
       number = nil
     }

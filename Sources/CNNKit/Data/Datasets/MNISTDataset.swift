@@ -70,11 +70,28 @@ public struct MNISTDataset: ImageDataset {
 
   /// Opens an explicit pair of IDX files.
   public init(imagesPath: String, labelsPath: String, variant: Variant = .mnist) throws {
-    self.imagesPath = imagesPath
-    self.labelsPath = labelsPath
+    try self.init(
+      images: FileBytes(path: imagesPath), labels: FileBytes(path: labelsPath), variant: variant)
+  }
+
+  /// The same as `init(imagesPath:labelsPath:variant:)` for the two files' contents (plain or gzip)
+  /// already in memory; `imagesPath` and `labelsPath` only name them in errors.
+  public init(
+    imagesData: [UInt8], labelsData: [UInt8], variant: Variant = .mnist, imagesPath: String = "<images>",
+    labelsPath: String = "<labels>"
+  ) throws {
+    try self.init(
+      images: FileBytes(bytes: imagesData, path: imagesPath),
+      labels: FileBytes(bytes: labelsData, path: labelsPath), variant: variant)
+  }
+
+  /// Validates both files' headers and lengths against each other and every label.
+  private init(images: FileBytes, labels: FileBytes, variant: Variant) throws {
+    imagesPath = images.path
+    labelsPath = labels.path
     classNames = variant.classNames
-    images = try FileBytes(path: imagesPath)
-    labels = try FileBytes(path: labelsPath)
+    self.images = images
+    self.labels = labels
 
     let imageDims = try Self.header(images, magic: 2051, dimensions: 3, headerBytes: Self.imageHeaderBytes)
     let labelDims = try Self.header(labels, magic: 2049, dimensions: 1, headerBytes: Self.labelHeaderBytes)
