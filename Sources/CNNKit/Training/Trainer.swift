@@ -90,6 +90,8 @@ public final class Trainer {
   /// Runs the remaining epochs. Throws `TrainingStop` when stopped early.
   public func fit() throws {
     removeStaleTemporaryFiles()
+    // A run resumed from the checkpoint written at its step limit has nothing left to do.
+    if let limit = stepLimit, state.globalStep >= limit { return }
     while state.epoch < epochs {
       let epoch = state.epoch
       output("Epoch \(epoch + 1)/\(epochs)")
