@@ -6,76 +6,9 @@ import XCTest
 // resnet18_depth_consistency.out for depth 2); the Keras table is the last `model.summary()` of the
 // study note seed 004 (Keras 2.2, names numbered from _1).
 
-/// torchvision's ResNet BasicBlock: one ReLU module used twice, an optional 1×1 downsample.
-private final class BasicBlock: Module {
-  let conv1: Conv2d
-  let bn1: BatchNorm2d
-  let relu = ReLU()
-  let conv2: Conv2d
-  let bn2: BatchNorm2d
-  let downsample: Sequential?
-
-  init(_ inPlanes: Int, _ planes: Int, stride: Int) {
-    conv1 = Conv2d(inPlanes, planes, kernelSize: 3, stride: stride, padding: 1, bias: false)
-    bn1 = BatchNorm2d(planes)
-    conv2 = Conv2d(planes, planes, kernelSize: 3, padding: 1, bias: false)
-    bn2 = BatchNorm2d(planes)
-    downsample =
-      stride != 1 || inPlanes != planes
-      ? Sequential(Conv2d(inPlanes, planes, kernelSize: 1, stride: stride, bias: false), BatchNorm2d(planes))
-      : nil
-    super.init()
-    register("conv1", conv1)
-    register("bn1", bn1)
-    register("relu", relu)
-    register("conv2", conv2)
-    register("bn2", bn2)
-    if let downsample { register("downsample", downsample) }
-  }
-
-  override func forward(_ input: Tensor) throws -> Tensor {
-    let out = try bn2(conv2(relu(bn1(conv1(input)))))
-    let identity = try downsample.map { try $0(input) } ?? input
-    return try relu(Functional.add(out, identity))
-  }
-}
-
-/// torchvision's resnet18, built by hand (the zoo's ResNets live on another branch).
-private final class ResNet18: Module {
-  let conv1 = Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false)
-  let bn1 = BatchNorm2d(64)
-  let relu = ReLU()
-  let maxpool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
-  let layers: [Sequential]
-  let avgpool = AdaptiveAvgPool2d(1)
-  let fc = Linear(512, 1000)
-
-  override init() {
-    var inPlanes = 64
-    var layers: [Sequential] = []
-    for (planes, stride) in [(64, 1), (128, 2), (256, 2), (512, 2)] {
-      layers.append(
-        Sequential(BasicBlock(inPlanes, planes, stride: stride), BasicBlock(planes, planes, stride: 1)))
-      inPlanes = planes
-    }
-    self.layers = layers
-    super.init()
-    register("conv1", conv1)
-    register("bn1", bn1)
-    register("relu", relu)
-    register("maxpool", maxpool)
-    for (i, layer) in layers.enumerated() { register("layer\(i + 1)", layer) }
-    register("avgpool", avgpool)
-    register("fc", fc)
-  }
-
-  override var typeName: String { "ResNet" }
-
-  override func forward(_ input: Tensor) throws -> Tensor {
-    var x = try maxpool(relu(bn1(conv1(input))))
-    for layer in layers { x = try layer(x) }
-    return try fc(Functional.flatten(avgpool(x), startDim: 1))
-  }
+/// The zoo's resnet18 (torchvision's layout) at the 64×64 input of torchinfo's reference tables.
+private func resnet18() throws -> ResNet {
+  try XCTUnwrap(Zoo.build("resnet18", input: [3, 64, 64]) as? ResNet)
 }
 
 /// The plain 2012 AlexNet of the study notes (96-256-384-384-256, no LRN, Flatten module).
@@ -265,7 +198,7 @@ final class SummaryTests: XCTestCase {
   }
 
   func testTorchsummaryHooksBlocksAfterTheirChildrenAndCountsFrozenWeights() throws {
-    let model = ResNet18()
+    let model = try resnet18()
     model.conv1.weight.requiresGrad = false
     let report = TorchsummaryReport(trace: try ModelTrace(model: model, inputShape: [1, 3, 64, 64]))
     let names = report.rows.map(\.name)
@@ -313,7 +246,7 @@ final class SummaryTests: XCTestCase {
   }
 
   func testTorchinfoResNet18MatchesPublishedTables() throws {
-    let trace = try ModelTrace(model: ResNet18(), inputShape: [1, 3, 64, 64])
+    let trace = try ModelTrace(model: resnet18(), inputShape: [1, 3, 64, 64])
     let columns: [TorchinfoReport.Column] = [.outputSize, .numParams, .paramsPercent]
     XCTAssertEqual(
       TorchinfoReport(trace: trace, depth: 1, columns: columns).text, Self.torchinfoResNet18Depth1)
@@ -381,11 +314,11 @@ final class SummaryTests: XCTestCase {
     XCTAssertEqual(keras.totalParameters, 61_100_840)
     XCTAssertEqual(keras.modelName, "alex_net")
     // ResNet18: 4,800 BN channels add 2·4,800 moving statistics; ReLUs after BN or a sum stay rows.
-    let resnet = KerasReport(trace: try ModelTrace(model: ResNet18(), inputShape: [1, 3, 64, 64]))
+    let resnet = KerasReport(trace: try ModelTrace(model: resnet18(), inputShape: [1, 3, 64, 64]))
     XCTAssertEqual(resnet.totalParameters, 11_689_512 + 9_600)
     XCTAssertEqual(resnet.nonTrainableParameters, 9_600)
     XCTAssertEqual(resnet.rows.filter { $0.className == "ReLU" }.count, 17)
-    let explained = LayerExplanation(trace: try ModelTrace(model: ResNet18(), inputShape: [1, 3, 64, 64]))
+    let explained = LayerExplanation(trace: try ModelTrace(model: resnet18(), inputShape: [1, 3, 64, 64]))
       .text
     XCTAssertTrue(
       explained.contains("\nlayer1.0: BasicBlock()\n  output: 64 × 16 × 16; a block whose layers follow"))
