@@ -1,12 +1,32 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // SIMD FMA needs a target CPU: without one, `addingProduct` lowers to scalar `fmaf` calls (~150x slower).
-// Haswell (AVX2 + FMA) runs as fast as an AVX-512 build on Zen 4 and stays portable to older x86-64 parts.
-let kernelFlags: [SwiftSetting] = [
-  .unsafeFlags(["-target-cpu", "haswell"]),
-  .swiftLanguageMode(.v5),
-]
+// The kernels are built for the machine that builds them: AVX-512 where /proc/cpuinfo lists it (12×32
+// GEMM tile in zmm registers), else AVX2 + FMA (6×16 tile; also the default when the CPU can't be read).
+// CNNKIT_ISA=avx512|avx2|generic overrides the choice, e.g. to build for an older machine than this one.
+func kernelISA() -> String {
+  #if arch(x86_64)
+    if let forced = ProcessInfo.processInfo.environment["CNNKIT_ISA"] { return forced }
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let flagLine = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+    let flags = Set(flagLine.split(separator: " ").map(String.init))
+    let avx512 = ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"]
+    if avx512.allSatisfy(flags.contains) { return "avx512" }
+    return "avx2"
+  #else
+    return "generic"
+  #endif
+}
+
+let isaFlags: [SwiftSetting] =
+  switch kernelISA() {
+  case "avx512": [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("CNNKIT_AVX512")]
+  case "avx2": [.unsafeFlags(["-target-cpu", "haswell"]), .define("CNNKIT_AVX2")]
+  default: []
+  }
+let kernelFlags: [SwiftSetting] = isaFlags + [.swiftLanguageMode(.v5)]
 
 let package = Package(
   name: "CNNKit",

@@ -7,7 +7,12 @@ import Foundation
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Time forward (infer) or forward+backward+SGD (train) passes of a zoo model.")
+    abstract: "Time forward (infer) or forward+backward+SGD (train) passes of a zoo model.",
+    discussion: """
+      Prints a table and one JSON line per measurement. GFLOP/s counts 2 FLOPs per multiply-accumulate
+      (training as 3× the forward work); % of peak is against --peak, or the FMA peak measured first.
+      `--kernel gemm` times the GEMM alone on AlexNet's conv-as-GEMM shapes instead of a model.
+      """)
 
   @Option(name: .long, help: "Zoo model name (see `cnnkit list`).")
   var model = "alexnet"
@@ -32,6 +37,12 @@ struct BenchCommand: ParsableCommand {
 
   @Option(name: .long, help: "Untimed warm-up repetitions.")
   var warmup = 1
+
+  @Option(name: .long, help: "FP32 peak in GFLOP/s for the % column (default: measured with an FMA loop).")
+  var peak: Double?
+
+  @Option(name: .long, help: "Time a kernel instead of a model: gemm.")
+  var kernel: String?
 
   func run() throws {
     do {
@@ -59,6 +70,16 @@ struct BenchCommand: ParsableCommand {
       guard threads >= 1 else { throw CLIError("--threads must be at least 1, got \(threads)") }
       Parallel.threadCount = threads
     }
+    if let peak, !(peak > 0) { throw CLIError("--peak must be a positive GFLOP/s figure, got \(peak)") }
+    let peakGFLOPS = peak ?? FMAPeak.measure(threads: Parallel.threadCount)
+    print(
+      "kernels: \(GEMMKernelInfo.isa), GEMM tile \(GEMMKernelInfo.tile); FP32 peak \(String(format: "%.0f", peakGFLOPS)) GFLOP/s"
+        + (peak == nil ? " (measured)" : "") + " on \(Parallel.threadCount) threads")
+    if let kernel {
+      guard kernel == "gemm" else { throw CLIError("--kernel must be 'gemm', got '\(kernel)'") }
+      try benchmarkGEMM(peakGFLOPS: peakGFLOPS)
+      return
+    }
     let batches = try parseBatches()
     let entry = try CLIError.wrap { try Zoo.entry(named: model) }
     let chw = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
@@ -70,7 +91,7 @@ struct BenchCommand: ParsableCommand {
     print(
       "model \(model), input \(chw.map(String.init).joined(separator: "×")), \(mode), \(Parallel.threadCount) threads"
     )
-    print("batch   img/s median      min      max   GFLOP/s  max RSS MiB")
+    print("batch   img/s median      min      max   GFLOP/s  % peak  max RSS MiB")
     for b in batches {
       var rng = RandomGenerator(seed: 1)
       let x = Tensor.randn([b] + chw, using: &rng)
@@ -100,14 +121,67 @@ struct BenchCommand: ParsableCommand {
       let flopsPerImage = Double(macsPerImage) * 2 * (mode == "train" ? 3 : 1)
       let gflops = median * flopsPerImage / 1e9
       let rss = peakResidentMiB()
+      let percent = 100 * gflops / peakGFLOPS
       print(
         String(
-          format: "%5d  %12.1f %8.1f %8.1f  %8.1f  %11.0f", b, median, rates.first!, rates.last!, gflops, rss)
-      )
+          format: "%5d  %12.1f %8.1f %8.1f  %8.1f  %6.1f  %11.0f", b, median, rates.first!, rates.last!,
+          gflops,
+          percent, rss))
       let json: [String: Any] = [
         "framework": "cnnkit", "model": model, "mode": mode, "batch": b, "threads": Parallel.threadCount,
         "img_s_median": median, "img_s_min": rates.first!, "img_s_max": rates.last!, "gflops_median": gflops,
-        "max_rss_mib": rss,
+        "percent_of_peak": percent, "peak_gflops": peakGFLOPS, "isa": GEMMKernelInfo.isa, "max_rss_mib": rss,
+      ]
+      let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+    }
+  }
+}
+
+extension BenchCommand {
+  /// AlexNet's convolutions as GEMM (M = output channels, N = output pixels × images, K = C·kh·kw),
+  /// per image and batched over 32 images, plus a square reference.
+  static let gemmShapes: [(name: String, m: Int, n: Int, k: Int)] = [
+    ("alexnet conv1", 64, 3025, 363), ("alexnet conv2", 192, 729, 1600),
+    ("alexnet conv3", 384, 169, 1728), ("alexnet conv4", 256, 169, 3456),
+    ("alexnet conv5", 256, 169, 2304), ("alexnet conv3 ×32", 384, 169 * 32, 1728),
+    ("alexnet conv5 ×32", 256, 169 * 32, 2304), ("square 1024", 1024, 1024, 1024),
+  ]
+
+  /// Times `gemm` alone on `gemmShapes`: the kernel's share of the machine's peak.
+  func benchmarkGEMM(peakGFLOPS: Double) throws {
+    guard iterations >= 1 else { throw CLIError("--iterations must be at least 1, got \(iterations)") }
+    print("shape                    M      N      K   GFLOP/s median      min      max  % peak")
+    for shape in Self.gemmShapes {
+      let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
+      let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.k * shape.n)
+      let c = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.n)
+      defer { [a, b, c].forEach { $0.deallocate() } }
+      for i in 0..<(shape.m * shape.k) { a[i] = Float(i % 7) * 0.1 }
+      for i in 0..<(shape.k * shape.n) { b[i] = Float(i % 5) * 0.1 }
+      let flops = 2 * Double(shape.m) * Double(shape.n) * Double(shape.k)
+      var rates: [Double] = []
+      for i in 0..<(max(1, warmup) + iterations) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        gemm(
+          transposeA: false, transposeB: false, m: shape.m, n: shape.n, k: shape.k, alpha: 1, a: a,
+          lda: shape.k, b: b, ldb: shape.n, beta: 0, c: c, ldc: shape.n)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if i >= max(1, warmup) { rates.append(flops / seconds / 1e9) }
+      }
+      rates.sort()
+      let median = rates[rates.count / 2]
+      let name = shape.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+      print(
+        String(
+          format: "%@ %6d %6d %6d  %15.1f %8.1f %8.1f  %6.1f", name, shape.m, shape.n, shape.k, median,
+          rates.first!, rates.last!, 100 * median / peakGFLOPS))
+      let json: [String: Any] = [
+        "framework": "cnnkit", "kernel": "gemm", "shape": shape.name, "m": shape.m, "n": shape.n,
+        "k": shape.k,
+        "threads": Parallel.threadCount, "gflops_median": median, "gflops_min": rates.first!,
+        "gflops_max": rates.last!, "percent_of_peak": 100 * median / peakGFLOPS, "peak_gflops": peakGFLOPS,
+        "isa": GEMMKernelInfo.isa,
       ]
       let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
       print(String(decoding: data, as: UTF8.self))

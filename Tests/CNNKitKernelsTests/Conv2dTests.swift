@@ -48,6 +48,18 @@ final class Conv2dTests: XCTestCase {
     2e-6 * Float(depth + 8)
   }
 
+  /// Runs `body` twice: with the default plan, and with images unfolded two at a time so batches
+  /// of 3 split into a full and a partial chunk.
+  private func withEachChunking(_ s: Conv2dShape, _ body: (String) -> Void) {
+    body("")
+    let saved = Conv2dPlan.columnBudget
+    defer { Conv2dPlan.columnBudget = saved }
+    Conv2dPlan.columnBudget =
+      2 * s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth * s.outHeight * s.outWidth
+    XCTAssertEqual(Conv2dPlan.imagesPerChunk(s), min(2, s.batch))
+    body(" chunk=2")
+  }
+
   private func label(_ s: Conv2dShape) -> String {
     "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels)"
       + " k\(s.kernelHeight)x\(s.kernelWidth) s\(s.strideHeight),\(s.strideWidth)"
@@ -70,17 +82,20 @@ final class Conv2dTests: XCTestCase {
       let weight = rng.array(s.weightCount)
       let bias = rng.array(s.outChannels)
       for useBias in [false, true] {
-        var expected = [Float](repeating: 0, count: s.outputCount)
-        // NaN-filled so any output the kernel forgets to write fails.
-        var actual = [Float](repeating: .nan, count: s.outputCount)
-        bias.withUnsafeBufferPointer { pb in
-          let b = useBias ? pb.baseAddress : nil
-          conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
-          conv2dForward(s, input: input, weight: weight, bias: b, output: &actual)
+        withEachChunking(s) { chunking in
+          var expected = [Float](repeating: 0, count: s.outputCount)
+          // NaN-filled so any output the kernel forgets to write fails.
+          var actual = [Float](repeating: .nan, count: s.outputCount)
+          bias.withUnsafeBufferPointer { pb in
+            let b = useBias ? pb.baseAddress : nil
+            conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
+            conv2dForward(s, input: input, weight: weight, bias: b, output: &actual)
+          }
+          let depth = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
+          assertClose(
+            actual, expected, tolerance: tolerance(s, depth: depth),
+            "forward \(label(s)) bias=\(useBias)\(chunking)")
         }
-        let depth = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
-        assertClose(
-          actual, expected, tolerance: tolerance(s, depth: depth), "forward \(label(s)) bias=\(useBias)")
       }
     }
   }
@@ -90,12 +105,15 @@ final class Conv2dTests: XCTestCase {
       var rng = TestRandom(seed: UInt64(100 + index))
       let gradOutput = rng.array(s.outputCount)
       let weight = rng.array(s.weightCount)
-      var expected = [Float](repeating: 0, count: s.inputCount)
-      var actual = [Float](repeating: .nan, count: s.inputCount)
-      conv2dBackwardInputReference(s, gradOutput: gradOutput, weight: weight, gradInput: &expected)
-      conv2dBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: &actual)
-      let depth = s.outChannelsPerGroup * s.kernelHeight * s.kernelWidth
-      assertClose(actual, expected, tolerance: tolerance(s, depth: depth), "backward input \(label(s))")
+      withEachChunking(s) { chunking in
+        var expected = [Float](repeating: 0, count: s.inputCount)
+        var actual = [Float](repeating: .nan, count: s.inputCount)
+        conv2dBackwardInputReference(s, gradOutput: gradOutput, weight: weight, gradInput: &expected)
+        conv2dBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: &actual)
+        let depth = s.outChannelsPerGroup * s.kernelHeight * s.kernelWidth
+        assertClose(
+          actual, expected, tolerance: tolerance(s, depth: depth), "backward input \(label(s))\(chunking)")
+      }
     }
   }
 
@@ -105,29 +123,31 @@ final class Conv2dTests: XCTestCase {
       let input = rng.array(s.inputCount)
       let gradOutput = rng.array(s.outputCount)
       for withBias in [false, true] {
-        var expectedWeight = [Float](repeating: 0, count: s.weightCount)
-        var actualWeight = [Float](repeating: .nan, count: s.weightCount)
-        var expectedBias = [Float](repeating: 0, count: s.outChannels)
-        var actualBias = [Float](repeating: .nan, count: s.outChannels)
-        expectedBias.withUnsafeMutableBufferPointer { eb in
-          actualBias.withUnsafeMutableBufferPointer { ab in
-            conv2dBackwardWeightReference(
-              s, input: input, gradOutput: gradOutput, gradWeight: &expectedWeight,
-              gradBias: withBias ? eb.baseAddress : nil)
-            conv2dBackwardWeight(
-              s, input: input, gradOutput: gradOutput, gradWeight: &actualWeight,
-              gradBias: withBias ? ab.baseAddress : nil)
+        withEachChunking(s) { chunking in
+          var expectedWeight = [Float](repeating: 0, count: s.weightCount)
+          var actualWeight = [Float](repeating: .nan, count: s.weightCount)
+          var expectedBias = [Float](repeating: 0, count: s.outChannels)
+          var actualBias = [Float](repeating: .nan, count: s.outChannels)
+          expectedBias.withUnsafeMutableBufferPointer { eb in
+            actualBias.withUnsafeMutableBufferPointer { ab in
+              conv2dBackwardWeightReference(
+                s, input: input, gradOutput: gradOutput, gradWeight: &expectedWeight,
+                gradBias: withBias ? eb.baseAddress : nil)
+              conv2dBackwardWeight(
+                s, input: input, gradOutput: gradOutput, gradWeight: &actualWeight,
+                gradBias: withBias ? ab.baseAddress : nil)
+            }
           }
-        }
-        let depth = s.batch * s.outHeight * s.outWidth
-        assertClose(
-          actualWeight, expectedWeight, tolerance: tolerance(s, depth: depth),
-          "backward weight \(label(s)) bias=\(withBias)")
-        if withBias {
+          let depth = s.batch * s.outHeight * s.outWidth
           assertClose(
-            actualBias, expectedBias, tolerance: tolerance(s, depth: depth), "backward bias \(label(s))")
-        } else {
-          XCTAssertTrue(actualBias.allSatisfy { $0.isNaN }, "bias gradient written without a buffer")
+            actualWeight, expectedWeight, tolerance: tolerance(s, depth: depth),
+            "backward weight \(label(s)) bias=\(withBias)\(chunking)")
+          if withBias {
+            assertClose(
+              actualBias, expectedBias, tolerance: tolerance(s, depth: depth), "backward bias \(label(s))")
+          } else {
+            XCTAssertTrue(actualBias.allSatisfy { $0.isNaN }, "bias gradient written without a buffer")
+          }
         }
       }
     }

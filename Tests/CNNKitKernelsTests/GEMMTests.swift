@@ -10,7 +10,8 @@ final class GEMMTests: XCTestCase {
   private func check(
     _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, beta: Float = 0, padA: Int = 0, padB: Int = 0, padC: Int = 0,
-    nanFill: Bool = false, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line
+    nanFill: Bool = false, seed: UInt64 = 1, tile: GEMMTile? = nil, file: StaticString = #filePath,
+    line: UInt = #line
   ) {
     var rng = TestRandom(seed: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
     let lda = (transposeA ? m : k) + padA
@@ -33,10 +34,17 @@ final class GEMMTests: XCTestCase {
             c: pc.baseAddress!, ldc: ldc)
         }
         c.withUnsafeMutableBufferPointer { pc in
-          gemm(
-            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-            a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
-            c: pc.baseAddress!, ldc: ldc)
+          if let tile {
+            gemmPacked(
+              tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+              alpha: alpha, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+              c: pc.baseAddress!, ldc: ldc)
+          } else {
+            gemm(
+              transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+              a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+              c: pc.baseAddress!, ldc: ldc)
+          }
         }
       }
     }
@@ -69,6 +77,19 @@ final class GEMMTests: XCTestCase {
         for (ta, tb) in Self.transposes {
           check(ta, tb, m: m, n: n, k: k)
         }
+      }
+    }
+  }
+
+  func testEveryMicroKernelOnEdgesAndBlocks() {
+    // Both tiles on any build: partial tiles in both directions, k across slices, alpha/beta paths.
+    for tile in GEMMTile.allCases {
+      for (ta, tb) in Self.transposes {
+        check(ta, tb, m: 1, n: 1, k: 1, tile: tile)
+        check(ta, tb, m: 13, n: 33, k: 7, tile: tile)
+        check(ta, tb, m: 25, n: 65, k: 385, alpha: -0.5, beta: 1, padC: 3, tile: tile)
+        check(ta, tb, m: 130, n: 97, k: 600, beta: 0.5, tile: tile)
+        check(ta, tb, m: 12, n: 32, k: 256, nanFill: true, tile: tile)
       }
     }
   }

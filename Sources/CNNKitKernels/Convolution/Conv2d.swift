@@ -1,4 +1,71 @@
-/// Convolution forward as im2col + GEMM per image and group. Writes `output`.
+/// Convolution as im2col + GEMM, several images per GEMM.
+///
+/// Images are unfolded side by side into one wide `(C/g·kh·kw) × (images·oh·ow)` matrix, so small
+/// feature maps (13×13 in AlexNet's conv3–5) still give the GEMM wide, well-filled tiles. The number
+/// of images per GEMM is bounded so the unfolded matrix stays within `columnBudget` floats.
+public enum Conv2dPlan {
+  /// Most floats of unfolded input held at once (16 MiB by default). Settable so tests can force
+  /// several chunks on small shapes.
+  nonisolated(unsafe) public static var columnBudget = 4 << 20
+
+  /// Images per GEMM for this geometry: as many as fit the budget, at least one.
+  public static func imagesPerChunk(_ s: Conv2dShape) -> Int {
+    let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
+    let perImage = max(1, kdim * s.outHeight * s.outWidth)
+    return max(1, min(s.batch, columnBudget / perImage))
+  }
+}
+
+/// Copies channels `[channelStart, channelStart + channels)` of `count` NCHW images starting at
+/// `firstImage` into a `channels × (count·spatial)` matrix (image `j` at column `j·spatial`).
+func gatherChannels(
+  _ src: UnsafePointer<Float>, totalChannels: Int, spatial: Int, firstImage: Int, count: Int,
+  channelStart: Int, channels: Int, dst: UnsafeMutablePointer<Float>
+) {
+  Parallel.forRanges(channels * count, minimumChunk: max(1, 4096 / max(1, spatial))) { range in
+    for index in range {
+      let (c, j) = index.quotientAndRemainder(dividingBy: count)
+      let from = src + ((firstImage + j) * totalChannels + channelStart + c) * spatial
+      (dst + c * count * spatial + j * spatial).update(from: from, count: spatial)
+    }
+  }
+}
+
+/// The inverse of `gatherChannels`, adding `bias[channelStart + c]` on the way when given.
+func scatterChannels(
+  _ src: UnsafePointer<Float>, bias: UnsafePointer<Float>?, totalChannels: Int, spatial: Int,
+  firstImage: Int, count: Int, channelStart: Int, channels: Int, dst: UnsafeMutablePointer<Float>
+) {
+  Parallel.forRanges(channels * count, minimumChunk: max(1, 4096 / max(1, spatial))) { range in
+    for index in range {
+      let (c, j) = index.quotientAndRemainder(dividingBy: count)
+      let to = dst + ((firstImage + j) * totalChannels + channelStart + c) * spatial
+      let from = src + c * count * spatial + j * spatial
+      if let bias {
+        let b = bias[channelStart + c]
+        for p in 0..<spatial { to[p] = from[p] + b }
+      } else {
+        to.update(from: from, count: spatial)
+      }
+    }
+  }
+}
+
+/// Adds `bias[c]` to every pixel of channel `c` of `count` NCHW images from `firstImage`.
+func addChannelBias(
+  _ bias: UnsafePointer<Float>, channels: Int, spatial: Int, firstImage: Int, count: Int,
+  output: UnsafeMutablePointer<Float>
+) {
+  Parallel.forRanges(channels * count, minimumChunk: max(1, 4096 / max(1, spatial))) { range in
+    for index in range {
+      let plane = output + (firstImage * channels + index) * spatial
+      let b = bias[index % channels]
+      for p in 0..<spatial { plane[p] += b }
+    }
+  }
+}
+
+/// Convolution forward. Writes every element of `output`.
 public func conv2dForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
@@ -6,25 +73,34 @@ public func conv2dForward(
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
-  let columns = UnsafeMutablePointer<Float>.allocate(capacity: kdim * spatial)
-  defer { columns.deallocate() }
-  for n in 0..<s.batch {
-    let image = input + n * s.inChannels * s.inHeight * s.inWidth
-    let out = output + n * s.outChannels * spatial
-    for g in 0..<s.groups {
-      im2col(
-        s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
-        columns: columns)
-      gemm(
-        transposeA: false, transposeB: false, m: coutG, n: spatial, k: kdim,
-        alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: columns, ldb: spatial,
-        beta: 0, c: out + g * coutG * spatial, ldc: spatial)
-    }
-    if let bias {
-      Parallel.forEach(s.outChannels) { co in
-        let b = bias[co]
-        let plane = out + co * spatial
-        for p in 0..<spatial { plane[p] += b }
+  let chunk = Conv2dPlan.imagesPerChunk(s)
+  let columnFloats = (kdim * chunk * spatial + 15) / 16 * 16
+  // A chunk of one image writes straight into the output; wider chunks go through `staged`.
+  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 0
+  GEMMWorkspace.with(floats: columnFloats + stagedFloats) { workspace in
+    let columns = workspace
+    let staged = workspace + columnFloats
+    for n0 in stride(from: 0, to: s.batch, by: chunk) {
+      let count = min(chunk, s.batch - n0)
+      let width = count * spatial
+      for g in 0..<s.groups {
+        im2colBatch(
+          s, input: input, firstImage: n0, count: count, channelOffset: g * s.inChannelsPerGroup,
+          channels: s.inChannelsPerGroup, columns: columns)
+        let direct = count == 1
+        gemm(
+          transposeA: false, transposeB: false, m: coutG, n: width, k: kdim,
+          alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: columns, ldb: width,
+          beta: 0, c: direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged, ldc: width)
+        if !direct {
+          scatterChannels(
+            staged, bias: bias, totalChannels: s.outChannels, spatial: spatial, firstImage: n0,
+            count: count, channelStart: g * coutG, channels: coutG, dst: output)
+        }
+      }
+      if count == 1, let bias {
+        addChannelBias(
+          bias, channels: s.outChannels, spatial: spatial, firstImage: n0, count: 1, output: output)
       }
     }
   }
@@ -38,20 +114,34 @@ public func conv2dBackwardInput(
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
-  let imageCount = s.inChannels * s.inHeight * s.inWidth
+  let chunk = Conv2dPlan.imagesPerChunk(s)
   gradInput.update(repeating: 0, count: s.inputCount)
-  let columns = UnsafeMutablePointer<Float>.allocate(capacity: kdim * spatial)
-  defer { columns.deallocate() }
-  for n in 0..<s.batch {
-    let dy = gradOutput + n * s.outChannels * spatial
-    for g in 0..<s.groups {
-      gemm(
-        transposeA: true, transposeB: false, m: kdim, n: spatial, k: coutG,
-        alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: dy + g * coutG * spatial, ldb: spatial,
-        beta: 0, c: columns, ldc: spatial)
-      col2imAccumulate(
-        s, columns: columns, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
-        image: gradInput + n * imageCount)
+  let columnFloats = (kdim * chunk * spatial + 15) / 16 * 16
+  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 0
+  GEMMWorkspace.with(floats: columnFloats + stagedFloats) { workspace in
+    let columns = workspace
+    let staged = workspace + columnFloats
+    for n0 in stride(from: 0, to: s.batch, by: chunk) {
+      let count = min(chunk, s.batch - n0)
+      let width = count * spatial
+      for g in 0..<s.groups {
+        let dy: UnsafePointer<Float>
+        if count == 1 {
+          dy = gradOutput + (n0 * s.outChannels + g * coutG) * spatial
+        } else {
+          gatherChannels(
+            gradOutput, totalChannels: s.outChannels, spatial: spatial, firstImage: n0, count: count,
+            channelStart: g * coutG, channels: coutG, dst: staged)
+          dy = UnsafePointer(staged)
+        }
+        gemm(
+          transposeA: true, transposeB: false, m: kdim, n: width, k: coutG,
+          alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: dy, ldb: width,
+          beta: 0, c: columns, ldc: width)
+        col2imBatchAccumulate(
+          s, columns: columns, firstImage: n0, count: count, channelOffset: g * s.inChannelsPerGroup,
+          channels: s.inChannelsPerGroup, input: gradInput)
+      }
     }
   }
 }
@@ -64,19 +154,33 @@ public func conv2dBackwardWeight(
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
-  let columns = UnsafeMutablePointer<Float>.allocate(capacity: kdim * spatial)
-  defer { columns.deallocate() }
-  for n in 0..<s.batch {
-    let image = input + n * s.inChannels * s.inHeight * s.inWidth
-    let dy = gradOutput + n * s.outChannels * spatial
-    for g in 0..<s.groups {
-      im2col(
-        s, image: image, channelOffset: g * s.inChannelsPerGroup, channels: s.inChannelsPerGroup,
-        columns: columns)
-      gemm(
-        transposeA: false, transposeB: true, m: coutG, n: kdim, k: spatial,
-        alpha: 1, a: dy + g * coutG * spatial, lda: spatial, b: columns, ldb: spatial,
-        beta: n == 0 ? 0 : 1, c: gradWeight + g * coutG * kdim, ldc: kdim)
+  let chunk = Conv2dPlan.imagesPerChunk(s)
+  let columnFloats = (kdim * chunk * spatial + 15) / 16 * 16
+  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 0
+  GEMMWorkspace.with(floats: columnFloats + stagedFloats) { workspace in
+    let columns = workspace
+    let staged = workspace + columnFloats
+    for n0 in stride(from: 0, to: s.batch, by: chunk) {
+      let count = min(chunk, s.batch - n0)
+      let width = count * spatial
+      for g in 0..<s.groups {
+        im2colBatch(
+          s, input: input, firstImage: n0, count: count, channelOffset: g * s.inChannelsPerGroup,
+          channels: s.inChannelsPerGroup, columns: columns)
+        let dy: UnsafePointer<Float>
+        if count == 1 {
+          dy = gradOutput + (n0 * s.outChannels + g * coutG) * spatial
+        } else {
+          gatherChannels(
+            gradOutput, totalChannels: s.outChannels, spatial: spatial, firstImage: n0, count: count,
+            channelStart: g * coutG, channels: coutG, dst: staged)
+          dy = UnsafePointer(staged)
+        }
+        gemm(
+          transposeA: false, transposeB: true, m: coutG, n: kdim, k: width,
+          alpha: 1, a: dy, lda: width, b: columns, ldb: width,
+          beta: n0 == 0 ? 0 : 1, c: gradWeight + g * coutG * kdim, ldc: kdim)
+      }
     }
   }
   if let gradBias {

@@ -1,63 +1,131 @@
 /// Unfolds one image's channels `[channelOffset, channelOffset + channels)` into a
 /// `(channels·kh·kw) × (oh·ow)` matrix, so a convolution becomes one GEMM. Padding reads as zero.
+/// Rows of `columns` are `ldColumns` floats apart (default `oh·ow`), so several images can sit
+/// side by side in one wide matrix.
 public func im2col(
   _ s: Conv2dShape, image: UnsafePointer<Float>, channelOffset: Int, channels: Int,
-  columns: UnsafeMutablePointer<Float>
+  columns: UnsafeMutablePointer<Float>, ldColumns: Int? = nil
 ) {
-  let (oh, ow) = (s.outHeight, s.outWidth)
-  let plane = s.inHeight * s.inWidth
+  let ld = ldColumns ?? s.outHeight * s.outWidth
   let rows = channels * s.kernelHeight * s.kernelWidth
   Parallel.forRanges(rows, minimumChunk: 16) { range in
     for row in range {
-      let kx = row % s.kernelWidth
-      let ky = (row / s.kernelWidth) % s.kernelHeight
-      let c = channelOffset + row / (s.kernelWidth * s.kernelHeight)
-      let src = image + c * plane
-      let dst = columns + row * oh * ow
-      for y in 0..<oh {
-        let iy = y * s.strideHeight - s.padHeight + ky * s.dilationHeight
-        let line = dst + y * ow
-        if iy < 0 || iy >= s.inHeight {
-          line.update(repeating: 0, count: ow)
-          continue
-        }
-        let srcLine = src + iy * s.inWidth
-        let x0 = kx * s.dilationWidth - s.padWidth
-        for x in 0..<ow {
-          let ix = x * s.strideWidth + x0
-          line[x] = (ix >= 0 && ix < s.inWidth) ? srcLine[ix] : 0
-        }
-      }
+      im2colRow(s, image: image, channelOffset: channelOffset, row: row, dst: columns + row * ld)
     }
   }
 }
 
-/// The adjoint of `im2col`: adds each column entry back onto the image pixel it was read from.
-/// Accumulates into `image` (channels `[channelOffset, channelOffset + channels)`).
-public func col2imAccumulate(
-  _ s: Conv2dShape, columns: UnsafePointer<Float>, channelOffset: Int, channels: Int,
-  image: UnsafeMutablePointer<Float>
+/// `im2col` of `count` consecutive images of `input` into one matrix whose image `j` occupies
+/// columns `[j·oh·ow, (j+1)·oh·ow)`; row stride `count·oh·ow`. Parallel over images and rows.
+public func im2colBatch(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
+  channels: Int, columns: UnsafeMutablePointer<Float>
+) {
+  let spatial = s.outHeight * s.outWidth
+  let ld = count * spatial
+  let rows = channels * s.kernelHeight * s.kernelWidth
+  let imageSize = s.inChannels * s.inHeight * s.inWidth
+  Parallel.forRanges(count * rows, minimumChunk: 16) { range in
+    for index in range {
+      let (j, row) = index.quotientAndRemainder(dividingBy: rows)
+      im2colRow(
+        s, image: input + (firstImage + j) * imageSize, channelOffset: channelOffset, row: row,
+        dst: columns + row * ld + j * spatial)
+    }
+  }
+}
+
+/// One row of the unfolded matrix: kernel tap `(ky, kx)` of one channel over every output pixel.
+@inline(__always)
+func im2colRow(
+  _ s: Conv2dShape, image: UnsafePointer<Float>, channelOffset: Int, row: Int,
+  dst: UnsafeMutablePointer<Float>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
-  let plane = s.inHeight * s.inWidth
-  let perChannel = s.kernelHeight * s.kernelWidth
+  let kx = row % s.kernelWidth
+  let ky = (row / s.kernelWidth) % s.kernelHeight
+  let c = channelOffset + row / (s.kernelWidth * s.kernelHeight)
+  let src = image + c * s.inHeight * s.inWidth
+  let x0 = kx * s.dilationWidth - s.padWidth
+  // Output columns whose input column lies inside the image: [xa, xb).
+  let sw = s.strideWidth
+  let xa = x0 >= 0 ? 0 : min(ow, (-x0 + sw - 1) / sw)
+  let xb = max(xa, min(ow, (s.inWidth - x0 + sw - 1) / sw))
+  for y in 0..<oh {
+    let iy = y * s.strideHeight - s.padHeight + ky * s.dilationHeight
+    let line = dst + y * ow
+    if iy < 0 || iy >= s.inHeight {
+      line.update(repeating: 0, count: ow)
+      continue
+    }
+    let srcLine = src + iy * s.inWidth + x0
+    if xa > 0 { line.update(repeating: 0, count: xa) }
+    if sw == 1 {
+      // Stride 1: the valid span is a straight copy.
+      (line + xa).update(from: srcLine + xa, count: xb - xa)
+    } else {
+      for x in xa..<xb { line[x] = srcLine[x * sw] }
+    }
+    if xb < ow { (line + xb).update(repeating: 0, count: ow - xb) }
+  }
+}
+
+/// The adjoint of `im2col`: adds each column entry back onto the image pixel it was read from.
+/// Accumulates into `image` (channels `[channelOffset, channelOffset + channels)`). Rows of
+/// `columns` are `ldColumns` floats apart (default `oh·ow`).
+public func col2imAccumulate(
+  _ s: Conv2dShape, columns: UnsafePointer<Float>, channelOffset: Int, channels: Int,
+  image: UnsafeMutablePointer<Float>, ldColumns: Int? = nil
+) {
+  let ld = ldColumns ?? s.outHeight * s.outWidth
   // Parallel over channels: rows of one channel all write the same plane.
   Parallel.forEach(channels) { cc in
-    let dstPlane = image + (channelOffset + cc) * plane
-    for k in 0..<perChannel {
-      let kx = k % s.kernelWidth
-      let ky = k / s.kernelWidth
-      let src = columns + (cc * perChannel + k) * oh * ow
-      for y in 0..<oh {
-        let iy = y * s.strideHeight - s.padHeight + ky * s.dilationHeight
-        if iy < 0 || iy >= s.inHeight { continue }
-        let dstLine = dstPlane + iy * s.inWidth
-        let line = src + y * ow
-        let x0 = kx * s.dilationWidth - s.padWidth
-        for x in 0..<ow {
-          let ix = x * s.strideWidth + x0
-          if ix >= 0 && ix < s.inWidth { dstLine[ix] += line[x] }
-        }
+    col2imChannel(s, columns: columns, ld: ld, channel: cc, image: image, imageChannel: channelOffset + cc)
+  }
+}
+
+/// `col2imAccumulate` for `count` images laid side by side as `im2colBatch` lays them out, adding
+/// into images `firstImage...` of `input`. Parallel over images and channels.
+public func col2imBatchAccumulate(
+  _ s: Conv2dShape, columns: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
+  channels: Int, input: UnsafeMutablePointer<Float>
+) {
+  let spatial = s.outHeight * s.outWidth
+  let imageSize = s.inChannels * s.inHeight * s.inWidth
+  Parallel.forEach(count * channels) { index in
+    let (j, cc) = index.quotientAndRemainder(dividingBy: channels)
+    col2imChannel(
+      s, columns: columns + j * spatial, ld: count * spatial, channel: cc,
+      image: input + (firstImage + j) * imageSize, imageChannel: channelOffset + cc)
+  }
+}
+
+/// Adds the `kh·kw` column rows of one channel back onto its image plane.
+@inline(__always)
+func col2imChannel(
+  _ s: Conv2dShape, columns: UnsafePointer<Float>, ld: Int, channel cc: Int,
+  image: UnsafeMutablePointer<Float>, imageChannel: Int
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let perChannel = s.kernelHeight * s.kernelWidth
+  let dstPlane = image + imageChannel * s.inHeight * s.inWidth
+  let sw = s.strideWidth
+  for k in 0..<perChannel {
+    let kx = k % s.kernelWidth
+    let ky = k / s.kernelWidth
+    let src = columns + (cc * perChannel + k) * ld
+    let x0 = kx * s.dilationWidth - s.padWidth
+    let xa = x0 >= 0 ? 0 : min(ow, (-x0 + sw - 1) / sw)
+    let xb = max(xa, min(ow, (s.inWidth - x0 + sw - 1) / sw))
+    for y in 0..<oh {
+      let iy = y * s.strideHeight - s.padHeight + ky * s.dilationHeight
+      if iy < 0 || iy >= s.inHeight { continue }
+      let dstLine = dstPlane + iy * s.inWidth + x0
+      let line = src + y * ow
+      if sw == 1 {
+        for x in xa..<xb { dstLine[x] += line[x] }
+      } else {
+        for x in xa..<xb { dstLine[x * sw] += line[x] }
       }
     }
   }

@@ -21,8 +21,41 @@ public func gemm(
     return
   }
   PackedGEMM.run(
-    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+    kernel: MicroKernel.self, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
     a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// A packed micro-kernel by its tile shape, whether or not this build chose it.
+public enum GEMMTile: CaseIterable, Sendable {
+  /// 6×16 in `SIMD8` accumulators (the AVX2 kernel).
+  case tile6x16
+  /// 12×32 in `SIMD16` accumulators (the AVX-512 kernel).
+  case tile12x32
+}
+
+/// The packed GEMM through a chosen micro-kernel, skipping the matrix-vector shortcut, so tests can
+/// check every kernel on any build. Same contract as `gemm`.
+public func gemmPacked(
+  tile: GEMMTile, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m <= 0 || n <= 0 { return }
+  if k <= 0 || alpha == 0 {
+    scaleMatrix(rows: m, cols: n, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  switch tile {
+  case .tile6x16:
+    PackedGEMM.run(
+      kernel: MicroKernel6x16.self, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+      alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+  case .tile12x32:
+    PackedGEMM.run(
+      kernel: MicroKernel12x32.self, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+      alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
 }
 
 /// `C = beta · C`, with `beta == 0` writing zeros (so NaN in C does not survive).
@@ -83,9 +116,7 @@ private func gemvDispatch(
 /// slivers (L3), then for each `mc`-row block A is packed into `mr` slivers (L2), and the
 /// micro-kernel sweeps tiles with one B sliver (L1) against every A sliver.
 enum PackedGEMM {
-  /// Depth of one packed slice: a `kc×16` B sliver (24 KiB) stays in the 32 KiB L1.
-  static let kcMax = 384
-  /// Rows of one packed A block: `mc×kc` floats (≈ 180 KiB) in L2.
+  /// Rows of one packed A block: `mc×kc` floats (≈ 120–180 KiB) in L2.
   static let mcMax = 120
   /// Columns of one packed B block: `kc×nc` floats (1.5 MiB) in L3; 1024–4096 measured alike.
   static let ncMax = 1024
@@ -94,16 +125,16 @@ enum PackedGEMM {
   /// Cost of waking a second thread, in multiply-adds (≈ 10 µs of one core).
   static let forkCost = 600_000
 
-  static func run(
-    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+  static func run<K: GEMMMicroKernel>(
+    kernel: K.Type, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    let mr = MicroKernel.mr
-    let nr = MicroKernel.nr
+    let mr = K.mr
+    let nr = K.nr
     let mSlivers = (m + mr - 1) / mr
     let nSlivers = (n + nr - 1) / nr
-    let plan = threadPlan(mSlivers: mSlivers, nSlivers: nSlivers, k: k)
+    let plan = threadPlan(mSlivers: mSlivers, nSlivers: nSlivers, k: k, mr: mr, nr: nr)
     let (tm, tn) = (plan.rowTasks, plan.columnTasks)
     // Each task owns a block of C and packs its own operands: one fork-join, no barriers.
     let task = { (t: Int) in
@@ -114,7 +145,7 @@ enum PackedGEMM {
       let colEnd = min(n, nSlivers * (tj + 1) / tn * nr)
       if rowStart >= rowEnd || colStart >= colEnd { return }
       block(
-        transposeA: transposeA, transposeB: transposeB, rows: rowStart..<rowEnd,
+        kernel: kernel, transposeA: transposeA, transposeB: transposeB, rows: rowStart..<rowEnd,
         cols: colStart..<colEnd, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
         beta: beta, c: c, ldc: ldc)
     }
@@ -137,7 +168,9 @@ enum PackedGEMM {
   /// a cut is packed once per task) and the price of a fork. Twice as many tasks as threads is
   /// preferred when it costs little extra: if another process slows one core, the other thread then
   /// takes more of the work instead of waiting for it.
-  static func threadPlan(mSlivers: Int, nSlivers: Int, k: Int) -> ThreadPlan {
+  static func threadPlan(
+    mSlivers: Int, nSlivers: Int, k: Int, mr: Int = MicroKernel.mr, nr: Int = MicroKernel.nr
+  ) -> ThreadPlan {
     let threads = max(1, Parallel.threadCount)
     var best = ThreadPlan(rowTasks: 1, columnTasks: 1, dynamic: false)
     var bestCost = Int.max
@@ -148,8 +181,8 @@ enum PackedGEMM {
       for tm in 1...tasks where tasks % tm == 0 {
         let tn = tasks / tm
         if tm > mSlivers || tn > nSlivers { continue }
-        let rows = (mSlivers + tm - 1) / tm * MicroKernel.mr
-        let cols = (nSlivers + tn - 1) / tn * MicroKernel.nr
+        let rows = (mSlivers + tm - 1) / tm * mr
+        let cols = (nSlivers + tn - 1) / tn * nr
         let columnBlocks = (cols + ncMax - 1) / ncMax
         let perTask = rows * cols * k + (rows * columnBlocks + cols) * k * packCost
         let rounds = (tasks + threads - 1) / threads
@@ -179,14 +212,15 @@ enum PackedGEMM {
   }
 
   /// Serial packed GEMM on the block `rows × cols` of C over the full depth `k`.
-  static func block(
-    transposeA: Bool, transposeB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
+  static func block<K: GEMMMicroKernel>(
+    kernel: K.Type, transposeA: Bool, transposeB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int,
+    alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    let mr = MicroKernel.mr
-    let nr = MicroKernel.nr
-    let kc = blockSize(k, limit: kcMax, unit: 1)
+    let mr = K.mr
+    let nr = K.nr
+    let kc = blockSize(k, limit: K.kcMax, unit: 1)
     let mc = blockSize(rows.count, limit: mcMax, unit: mr)
     let nc = blockSize(cols.count, limit: ncMax, unit: nr)
     // Each region starts on a 64-byte boundary.
@@ -203,17 +237,18 @@ enum PackedGEMM {
           // Later slices add onto what the first wrote.
           let sliceBeta = pc == 0 ? beta : 1
           GEMMPacking.packB(
-            transposed: transposeB, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb, dst: packedB)
+            kernel, transposed: transposeB, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb,
+            dst: packedB)
           for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             let mb = min(mc, rows.upperBound - ic)
             GEMMPacking.packA(
-              transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
+              kernel, transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
               dst: packedA)
             for jr in stride(from: 0, to: nb, by: nr) {
               let bs = UnsafePointer(packedB + jr * kb)
               let w = min(nr, nb - jr)
               for ir in stride(from: 0, to: mb, by: mr) {
-                MicroKernel.run(
+                K.run(
                   kc: kb, a: packedA + ir * kb, b: bs, c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
                   rows: min(mr, mb - ir), cols: w, alpha: alpha, beta: sliceBeta, scratch: scratch)
               }

@@ -1,18 +1,93 @@
-/// The register-tiled inner kernel of the packed GEMM: a 6×16 tile of C held in twelve `SIMD8<Float>`
-/// accumulators (12 + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers on AVX2).
-enum MicroKernel {
+/// A register-tiled inner kernel of the packed GEMM: `C[tile] = alpha · Asliver · Bsliver + beta · C[tile]`.
+///
+/// The driver and the packing are generic over it, so one kernel per instruction set can be chosen at
+/// build time (`MicroKernel`) while tests still run every kernel against the reference.
+protocol GEMMMicroKernel {
   /// Rows of C per tile (the height of a packed A sliver).
-  static let mr = 6
+  static var mr: Int { get }
   /// Columns of C per tile (the width of a packed B sliver).
-  static let nr = 16
+  static var nr: Int { get }
+  /// Depth of one packed slice, chosen so a `kc×nr` B sliver and an `mr×kc` A sliver fit in L1.
+  static var kcMax: Int { get }
 
-  typealias Vector = SIMD8<Float>
-
-  /// `C[0..<rows, 0..<cols] = alpha · Asliver · Bsliver + beta · C` over `kc` packed steps.
+  /// `C[0..<rows, 0..<cols] = alpha · A · B + beta · C` over `kc` packed steps.
   ///
   /// `a` holds `kc` groups of `mr` floats, `b` holds `kc` groups of `nr` floats (both zero-padded).
   /// Partial tiles go through `scratch` (`mr·nr` floats) so the hot loop never branches on size.
   /// `beta == 0` overwrites C without reading it, so NaN or garbage there is ignored.
+  static func run(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+    alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>)
+}
+
+#if CNNKIT_AVX512
+  /// The kernel this build uses: 12×32 in zmm registers (AVX-512 build).
+  typealias MicroKernel = MicroKernel12x32
+#else
+  /// The kernel this build uses: 6×16 in ymm registers (AVX2 build, and the portable fallback).
+  typealias MicroKernel = MicroKernel6x16
+#endif
+
+/// Which GEMM micro-kernel and instruction set this build runs (for benchmark reports).
+public enum GEMMKernelInfo {
+  /// Instruction set the package was built for: `avx512`, `avx2` or `generic`.
+  public static var isa: String {
+    #if CNNKIT_AVX512
+      return "avx512"
+    #elseif CNNKIT_AVX2
+      return "avx2"
+    #else
+      return "generic"
+    #endif
+  }
+
+  /// The micro-kernel tile, e.g. `12x32`.
+  public static var tile: String { "\(MicroKernel.mr)x\(MicroKernel.nr)" }
+}
+
+/// Stores one row of a tile, `width` SIMD vectors wide, applying alpha and beta.
+@inline(__always)
+private func storeTileRow<V: SIMD>(
+  _ c: UnsafeMutablePointer<Float>, _ x: V, offset: Int, _ alpha: Float, _ beta: Float
+) where V.Scalar == Float {
+  let p = UnsafeMutableRawPointer(c)
+  if beta == 0 {
+    p.storeBytes(of: x * alpha, toByteOffset: offset, as: V.self)
+  } else if beta == 1 {
+    let y = p.loadUnaligned(fromByteOffset: offset, as: V.self)
+    p.storeBytes(of: y.addingProduct(x, alpha), toByteOffset: offset, as: V.self)
+  } else {
+    let y = p.loadUnaligned(fromByteOffset: offset, as: V.self) * beta
+    p.storeBytes(of: y.addingProduct(x, alpha), toByteOffset: offset, as: V.self)
+  }
+}
+
+/// Scalar write-back of the valid part of a partial tile; kept out of line so it stays cold.
+@inline(never)
+private func storeTileEdge(
+  _ tile: UnsafePointer<Float>, nr: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+  _ rows: Int, _ cols: Int, _ alpha: Float, _ beta: Float
+) {
+  for r in 0..<rows {
+    let src = tile + r * nr
+    let dst = c + r * ldc
+    if beta == 0 {
+      for j in 0..<cols { dst[j] = alpha * src[j] }
+    } else {
+      for j in 0..<cols { dst[j] = alpha * src[j] + beta * dst[j] }
+    }
+  }
+}
+
+/// 6×16 tile in twelve `SIMD8<Float>` accumulators: 12 + 2 B vectors + 1 broadcast = 15 of the 16
+/// ymm registers on AVX2.
+enum MicroKernel6x16: GEMMMicroKernel {
+  static var mr: Int { 6 }
+  static var nr: Int { 16 }
+  static var kcMax: Int { 384 }
+  typealias Vector = SIMD8<Float>
+
   @inline(__always)
   static func run(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -52,66 +127,118 @@ enum MicroKernel {
       pa += 24
       pb += 64
     }
-    if rows == mr && cols == nr {
-      storeRow(c, c00, c01, alpha, beta)
-      storeRow(c + ldc, c10, c11, alpha, beta)
-      storeRow(c + 2 * ldc, c20, c21, alpha, beta)
-      storeRow(c + 3 * ldc, c30, c31, alpha, beta)
-      storeRow(c + 4 * ldc, c40, c41, alpha, beta)
-      storeRow(c + 5 * ldc, c50, c51, alpha, beta)
-      return
-    }
-    let s = UnsafeMutableRawPointer(scratch)
-    s.storeBytes(of: c00, toByteOffset: 0, as: Vector.self)
-    s.storeBytes(of: c01, toByteOffset: 32, as: Vector.self)
-    s.storeBytes(of: c10, toByteOffset: 64, as: Vector.self)
-    s.storeBytes(of: c11, toByteOffset: 96, as: Vector.self)
-    s.storeBytes(of: c20, toByteOffset: 128, as: Vector.self)
-    s.storeBytes(of: c21, toByteOffset: 160, as: Vector.self)
-    s.storeBytes(of: c30, toByteOffset: 192, as: Vector.self)
-    s.storeBytes(of: c31, toByteOffset: 224, as: Vector.self)
-    s.storeBytes(of: c40, toByteOffset: 256, as: Vector.self)
-    s.storeBytes(of: c41, toByteOffset: 288, as: Vector.self)
-    s.storeBytes(of: c50, toByteOffset: 320, as: Vector.self)
-    s.storeBytes(of: c51, toByteOffset: 352, as: Vector.self)
-    storeEdge(scratch, c, ldc, rows, cols, alpha, beta)
+    let full = rows == mr && cols == nr
+    let (out, ld) = full ? (c, ldc) : (scratch, nr)
+    let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
+    storeTileRow(out, c00, offset: 0, al, be)
+    storeTileRow(out, c01, offset: 32, al, be)
+    storeTileRow(out + ld, c10, offset: 0, al, be)
+    storeTileRow(out + ld, c11, offset: 32, al, be)
+    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
+    storeTileRow(out + 2 * ld, c21, offset: 32, al, be)
+    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
+    storeTileRow(out + 3 * ld, c31, offset: 32, al, be)
+    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
+    storeTileRow(out + 4 * ld, c41, offset: 32, al, be)
+    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
+    storeTileRow(out + 5 * ld, c51, offset: 32, al, be)
+    if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
+}
+
+/// 12×32 tile in twenty-four `SIMD16<Float>` accumulators: 24 + 2 B vectors + 1 broadcast = 27 of
+/// the 32 zmm registers on AVX-512. Built for other targets it still computes the right answer, only
+/// slowly (the accumulators spill), which lets the tests check it everywhere.
+enum MicroKernel12x32: GEMMMicroKernel {
+  static var mr: Int { 12 }
+  static var nr: Int { 32 }
+  // A 256×32 B sliver (32 KiB) plus a 12×256 A sliver (12 KiB) fit Zen 5's 48 KiB L1.
+  static var kcMax: Int { 256 }
+  typealias Vector = SIMD16<Float>
 
   @inline(__always)
-  static func storeRow(
-    _ c: UnsafeMutablePointer<Float>, _ x0: Vector, _ x1: Vector, _ alpha: Float, _ beta: Float
+  static func run(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+    alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
   ) {
-    let p = UnsafeMutableRawPointer(c)
-    if beta == 0 {
-      p.storeBytes(of: x0 * alpha, toByteOffset: 0, as: Vector.self)
-      p.storeBytes(of: x1 * alpha, toByteOffset: 32, as: Vector.self)
-    } else if beta == 1 {
-      let y0 = p.loadUnaligned(fromByteOffset: 0, as: Vector.self)
-      let y1 = p.loadUnaligned(fromByteOffset: 32, as: Vector.self)
-      p.storeBytes(of: y0.addingProduct(x0, alpha), toByteOffset: 0, as: Vector.self)
-      p.storeBytes(of: y1.addingProduct(x1, alpha), toByteOffset: 32, as: Vector.self)
-    } else {
-      let y0 = p.loadUnaligned(fromByteOffset: 0, as: Vector.self) * beta
-      let y1 = p.loadUnaligned(fromByteOffset: 32, as: Vector.self) * beta
-      p.storeBytes(of: y0.addingProduct(x0, alpha), toByteOffset: 0, as: Vector.self)
-      p.storeBytes(of: y1.addingProduct(x1, alpha), toByteOffset: 32, as: Vector.self)
+    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
+    var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
+    var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+    var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
+    var c80 = Vector(), c81 = Vector(), c90 = Vector(), c91 = Vector()
+    var ca0 = Vector(), ca1 = Vector(), cb0 = Vector(), cb1 = Vector()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
+      var av = Vector(repeating: pa.load(as: Float.self))
+      c00 = c00.addingProduct(av, b0)
+      c01 = c01.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
+      c10 = c10.addingProduct(av, b0)
+      c11 = c11.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
+      c20 = c20.addingProduct(av, b0)
+      c21 = c21.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
+      c30 = c30.addingProduct(av, b0)
+      c31 = c31.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self))
+      c40 = c40.addingProduct(av, b0)
+      c41 = c41.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self))
+      c50 = c50.addingProduct(av, b0)
+      c51 = c51.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 24, as: Float.self))
+      c60 = c60.addingProduct(av, b0)
+      c61 = c61.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 28, as: Float.self))
+      c70 = c70.addingProduct(av, b0)
+      c71 = c71.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 32, as: Float.self))
+      c80 = c80.addingProduct(av, b0)
+      c81 = c81.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 36, as: Float.self))
+      c90 = c90.addingProduct(av, b0)
+      c91 = c91.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 40, as: Float.self))
+      ca0 = ca0.addingProduct(av, b0)
+      ca1 = ca1.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 44, as: Float.self))
+      cb0 = cb0.addingProduct(av, b0)
+      cb1 = cb1.addingProduct(av, b1)
+      pa += 48
+      pb += 128
     }
-  }
-
-  /// Scalar write-back of the valid part of a partial tile; kept out of line so it stays cold.
-  @inline(never)
-  static func storeEdge(
-    _ tile: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ rows: Int, _ cols: Int, _ alpha: Float, _ beta: Float
-  ) {
-    for r in 0..<rows {
-      let src = tile + r * nr
-      let dst = c + r * ldc
-      if beta == 0 {
-        for j in 0..<cols { dst[j] = alpha * src[j] }
-      } else {
-        for j in 0..<cols { dst[j] = alpha * src[j] + beta * dst[j] }
-      }
-    }
+    let full = rows == mr && cols == nr
+    let (out, ld) = full ? (c, ldc) : (scratch, nr)
+    let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
+    storeTileRow(out, c00, offset: 0, al, be)
+    storeTileRow(out, c01, offset: 64, al, be)
+    storeTileRow(out + ld, c10, offset: 0, al, be)
+    storeTileRow(out + ld, c11, offset: 64, al, be)
+    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
+    storeTileRow(out + 2 * ld, c21, offset: 64, al, be)
+    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
+    storeTileRow(out + 3 * ld, c31, offset: 64, al, be)
+    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
+    storeTileRow(out + 4 * ld, c41, offset: 64, al, be)
+    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
+    storeTileRow(out + 5 * ld, c51, offset: 64, al, be)
+    storeTileRow(out + 6 * ld, c60, offset: 0, al, be)
+    storeTileRow(out + 6 * ld, c61, offset: 64, al, be)
+    storeTileRow(out + 7 * ld, c70, offset: 0, al, be)
+    storeTileRow(out + 7 * ld, c71, offset: 64, al, be)
+    storeTileRow(out + 8 * ld, c80, offset: 0, al, be)
+    storeTileRow(out + 8 * ld, c81, offset: 64, al, be)
+    storeTileRow(out + 9 * ld, c90, offset: 0, al, be)
+    storeTileRow(out + 9 * ld, c91, offset: 64, al, be)
+    storeTileRow(out + 10 * ld, ca0, offset: 0, al, be)
+    storeTileRow(out + 10 * ld, ca1, offset: 64, al, be)
+    storeTileRow(out + 11 * ld, cb0, offset: 0, al, be)
+    storeTileRow(out + 11 * ld, cb1, offset: 64, al, be)
+    if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
 }

@@ -3,11 +3,11 @@
 enum GEMMPacking {
   /// Packs `op(A)[rowStart..<rowStart+rows, p0..<p0+kc]` into `mr`-row slivers: sliver `s` occupies
   /// `dst[s·mr·kc ..< (s+1)·mr·kc]`, element `(r, p)` at `p·mr + r`. Rows past `rows` are zero.
-  static func packA(
-    transposed: Bool, a: UnsafePointer<Float>, lda: Int, rowStart: Int, rows: Int,
+  static func packA<K: GEMMMicroKernel>(
+    _ kernel: K.Type, transposed: Bool, a: UnsafePointer<Float>, lda: Int, rowStart: Int, rows: Int,
     p0: Int, kc: Int, dst: UnsafeMutablePointer<Float>
   ) {
-    let mr = MicroKernel.mr
+    let mr = K.mr
     var i = 0
     var out = dst
     while i < rows {
@@ -18,12 +18,7 @@ enum GEMMPacking {
         if h == mr {
           for p in 0..<kc {
             let o = out + p * mr
-            o[0] = src[0]
-            o[1] = src[1]
-            o[2] = src[2]
-            o[3] = src[3]
-            o[4] = src[4]
-            o[5] = src[5]
+            for r in 0..<mr { o[r] = src[r] }
             src += lda
           }
         } else {
@@ -59,25 +54,26 @@ enum GEMMPacking {
 
   /// Packs `op(B)[p0..<p0+kc, colStart..<colStart+cols]` into `nr`-column slivers: sliver `s` occupies
   /// `dst[s·nr·kc ..< (s+1)·nr·kc]`, element `(p, j)` at `p·nr + j`. Columns past `cols` are zero.
-  static func packB(
-    transposed: Bool, b: UnsafePointer<Float>, ldb: Int, colStart: Int, cols: Int,
+  static func packB<K: GEMMMicroKernel>(
+    _ kernel: K.Type, transposed: Bool, b: UnsafePointer<Float>, ldb: Int, colStart: Int, cols: Int,
     p0: Int, kc: Int, dst: UnsafeMutablePointer<Float>
   ) {
-    let nr = MicroKernel.nr
+    let nr = K.nr
     typealias V = SIMD8<Float>
     var j = 0
     var out = dst
     while j < cols {
       let w = min(nr, cols - j)
       if !transposed {
-        // op(B)[p, j] = b[p·ldb + j]: each k step copies a contiguous run of 16.
+        // op(B)[p, j] = b[p·ldb + j]: each k step copies a contiguous run of `nr`.
         var src = b + p0 * ldb + colStart + j
         if w == nr {
           for p in 0..<kc {
             let s = UnsafeRawPointer(src)
             let o = UnsafeMutableRawPointer(out + p * nr)
-            o.storeBytes(of: s.loadUnaligned(as: V.self), toByteOffset: 0, as: V.self)
-            o.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: V.self), toByteOffset: 32, as: V.self)
+            for v in stride(from: 0, to: nr * 4, by: 32) {
+              o.storeBytes(of: s.loadUnaligned(fromByteOffset: v, as: V.self), toByteOffset: v, as: V.self)
+            }
             src += ldb
           }
         } else {

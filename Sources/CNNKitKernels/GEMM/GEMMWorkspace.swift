@@ -1,15 +1,15 @@
 import Foundation
 
-/// Reuses GEMM packing buffers across calls.
+/// Reuses GEMM packing buffers and convolution scratch (unfolded columns) across calls.
 ///
 /// Buffers of a few MiB come from `mmap` and go back on `free`, so a fresh one per call page-faults
 /// every time: that cost the packed GEMM half its speed on mid-sized problems. A few buffers (one per
-/// concurrently running GEMM thread) are kept instead.
+/// concurrently running GEMM thread, plus a convolution's scratch) are kept instead.
 enum GEMMWorkspace {
   private static let lock = NSLock()
   nonisolated(unsafe) private static var free: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
   /// Buffers kept once released; beyond this they are freed (bounds retained memory).
-  private static let keep = 4
+  private static let keep = 8
 
   /// Runs `body` with a 64-byte-aligned buffer of at least `floats` floats, then returns it to the pool.
   static func with<R>(floats: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
