@@ -141,17 +141,18 @@ struct BenchCommand: ParsableCommand {
 extension BenchCommand {
   /// AlexNet's convolutions as GEMM (M = output channels, N = output pixels × images, K = C·kh·kw),
   /// per image and batched over 32 images, plus a square reference.
-  static let gemmShapes: [(name: String, m: Int, n: Int, k: Int)] = [
-    ("alexnet conv1", 64, 3025, 363), ("alexnet conv2", 192, 729, 1600),
-    ("alexnet conv3", 384, 169, 1728), ("alexnet conv4", 256, 169, 3456),
-    ("alexnet conv5", 256, 169, 2304), ("alexnet conv3 ×32", 384, 169 * 32, 1728),
-    ("alexnet conv5 ×32", 256, 169 * 32, 2304), ("square 1024", 1024, 1024, 1024),
+  static let gemmShapes: [(name: String, m: Int, n: Int, k: Int, transposeB: Bool)] = [
+    ("alexnet conv1", 64, 3025, 363, false), ("alexnet conv2", 192, 729, 1600, false),
+    ("alexnet conv3", 384, 169, 1728, false), ("alexnet conv4", 256, 169, 3456, false),
+    ("alexnet conv5", 256, 169, 2304, false), ("alexnet conv3 ×32", 384, 169 * 32, 1728, false),
+    ("alexnet conv5 ×32", 256, 169 * 32, 2304, false), ("alexnet fc6 ×128 (x·Wᵀ)", 128, 4096, 9216, true),
+    ("conv3 dW ×32 (dY·colsᵀ)", 384, 1728, 169 * 32, true), ("square 1024", 1024, 1024, 1024, false),
   ]
 
   /// Times `gemm` alone on `gemmShapes`: the kernel's share of the machine's peak.
   func benchmarkGEMM(peakGFLOPS: Double) throws {
     guard iterations >= 1 else { throw CLIError("--iterations must be at least 1, got \(iterations)") }
-    print("shape                    M      N      K   GFLOP/s median      min      max  % peak")
+    print("shape                        M      N      K   GFLOP/s median      min      max  % peak")
     for shape in Self.gemmShapes {
       let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
       let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.k * shape.n)
@@ -164,14 +165,14 @@ extension BenchCommand {
       for i in 0..<(max(1, warmup) + iterations) {
         let start = DispatchTime.now().uptimeNanoseconds
         gemm(
-          transposeA: false, transposeB: false, m: shape.m, n: shape.n, k: shape.k, alpha: 1, a: a,
-          lda: shape.k, b: b, ldb: shape.n, beta: 0, c: c, ldc: shape.n)
+          transposeA: false, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k, alpha: 1, a: a,
+          lda: shape.k, b: b, ldb: shape.transposeB ? shape.k : shape.n, beta: 0, c: c, ldc: shape.n)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if i >= max(1, warmup) { rates.append(flops / seconds / 1e9) }
       }
       rates.sort()
       let median = rates[rates.count / 2]
-      let name = shape.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+      let name = shape.name.padding(toLength: 24, withPad: " ", startingAt: 0)
       print(
         String(
           format: "%@ %6d %6d %6d  %15.1f %8.1f %8.1f  %6.1f", name, shape.m, shape.n, shape.k, median,

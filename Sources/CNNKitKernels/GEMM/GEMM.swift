@@ -118,8 +118,9 @@ private func gemvDispatch(
 enum PackedGEMM {
   /// Rows of one packed A block: `mc×kc` floats (≈ 120–180 KiB) in L2.
   static let mcMax = 120
-  /// Columns of one packed B block: `kc×nc` floats (1.5 MiB) in L3; 1024–4096 measured alike.
-  static let ncMax = 1024
+  /// Columns of one packed B block: `kc×nc` floats (4 MiB) in L3. Wide, so weights (A) are
+  /// repacked less often when many images share one GEMM.
+  static let ncMax = 4096
   /// Cost of packing one element, in multiply-adds, for choosing how to split work over threads.
   static let packCost = 24
   /// Cost of waking a second thread, in multiply-adds (≈ 10 µs of one core).

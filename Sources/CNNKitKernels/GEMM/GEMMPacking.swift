@@ -30,12 +30,27 @@ enum GEMMPacking {
           }
         }
       } else {
-        // Rows are contiguous along k: read each row straight, write with stride `mr` (stays in L1).
+        // Rows are contiguous along k. Full slivers go through 8×8 SIMD transposes (rows [0, 8) and
+        // [mr-8, mr) overlap when mr is not a multiple of 8; both write the same values there).
+        var p = 0
+        if h == mr && mr >= 8 {
+          let src = a + (rowStart + i) * lda + p0
+          while p + 8 <= kc {
+            var r0 = 0
+            while true {
+              transpose8x8(src + r0 * lda + p, lds: lda, out + p * mr + r0, ldd: mr)
+              if r0 == mr - 8 { break }
+              r0 = min(r0 + 8, mr - 8)
+            }
+            p += 8
+          }
+        }
+        // The rest: read each row straight, write with stride `mr` (stays in L1).
         for r in 0..<h {
           let src = a + (rowStart + i + r) * lda + p0
-          var o = out + r
-          for p in 0..<kc {
-            o.pointee = src[p]
+          var o = out + p * mr + r
+          for q in p..<kc {
+            o.pointee = src[q]
             o += mr
           }
         }
@@ -85,12 +100,22 @@ enum GEMMPacking {
           }
         }
       } else {
-        // op(B)[p, j] = b[j·ldb + p]: read each stored row straight, scatter with stride `nr`.
+        // op(B)[p, j] = b[j·ldb + p]: full slivers in 8×8 SIMD transposes, the rest element-wise.
+        var p = 0
+        if w == nr && nr % 8 == 0 {
+          let src = b + (colStart + j) * ldb + p0
+          while p + 8 <= kc {
+            for c0 in stride(from: 0, to: nr, by: 8) {
+              transpose8x8(src + c0 * ldb + p, lds: ldb, out + p * nr + c0, ldd: nr)
+            }
+            p += 8
+          }
+        }
         for c in 0..<w {
           let src = b + (colStart + j + c) * ldb + p0
-          var o = out + c
-          for p in 0..<kc {
-            o.pointee = src[p]
+          var o = out + p * nr + c
+          for q in p..<kc {
+            o.pointee = src[q]
             o += nr
           }
         }
@@ -106,4 +131,39 @@ enum GEMMPacking {
       out += nr * kc
     }
   }
+}
+
+/// `dst[p·ldd + r] = src[r·lds + p]` for an 8×8 block: three rounds of even/odd unzips of row pairs
+/// (each round rotates the 6-bit element index by one bit; three swap row and column bits).
+@inline(__always)
+func transpose8x8(_ src: UnsafePointer<Float>, lds: Int, _ dst: UnsafeMutablePointer<Float>, ldd: Int) {
+  typealias V = SIMD8<Float>
+  @inline(__always) func even(_ a: V, _ b: V) -> V { SIMD16(lowHalf: a, highHalf: b).evenHalf }
+  @inline(__always) func odd(_ a: V, _ b: V) -> V { SIMD16(lowHalf: a, highHalf: b).oddHalf }
+  let s = UnsafeRawPointer(src)
+  let stride = lds * 4
+  var r0 = s.loadUnaligned(as: V.self)
+  var r1 = s.loadUnaligned(fromByteOffset: stride, as: V.self)
+  var r2 = s.loadUnaligned(fromByteOffset: 2 * stride, as: V.self)
+  var r3 = s.loadUnaligned(fromByteOffset: 3 * stride, as: V.self)
+  var r4 = s.loadUnaligned(fromByteOffset: 4 * stride, as: V.self)
+  var r5 = s.loadUnaligned(fromByteOffset: 5 * stride, as: V.self)
+  var r6 = s.loadUnaligned(fromByteOffset: 6 * stride, as: V.self)
+  var r7 = s.loadUnaligned(fromByteOffset: 7 * stride, as: V.self)
+  for _ in 0..<3 {
+    (r0, r1, r2, r3, r4, r5, r6, r7) = (
+      even(r0, r1), even(r2, r3), even(r4, r5), even(r6, r7),
+      odd(r0, r1), odd(r2, r3), odd(r4, r5), odd(r6, r7)
+    )
+  }
+  let d = UnsafeMutableRawPointer(dst)
+  let out = ldd * 4
+  d.storeBytes(of: r0, as: V.self)
+  d.storeBytes(of: r1, toByteOffset: out, as: V.self)
+  d.storeBytes(of: r2, toByteOffset: 2 * out, as: V.self)
+  d.storeBytes(of: r3, toByteOffset: 3 * out, as: V.self)
+  d.storeBytes(of: r4, toByteOffset: 4 * out, as: V.self)
+  d.storeBytes(of: r5, toByteOffset: 5 * out, as: V.self)
+  d.storeBytes(of: r6, toByteOffset: 6 * out, as: V.self)
+  d.storeBytes(of: r7, toByteOffset: 7 * out, as: V.self)
 }
