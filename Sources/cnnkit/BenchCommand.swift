@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .long, help: "Time a kernel instead of a model: gemm.")
   var kernel: String?
 
+  @Flag(name: .long, help: "Also print the forward time of each layer (median over the timed runs).")
+  var perLayer = false
+
   func run() throws {
     do {
       try benchmark()
@@ -100,21 +103,25 @@ struct BenchCommand: ParsableCommand {
         parameters: network.parameters(), learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
       if mode == "train" { network.train() } else { network.eval() }
       var seconds: [Double] = []
+      let timer = LayerTimer(model: network)
       for i in 0..<(warmup + iterations) {
         let start = DispatchTime.now().uptimeNanoseconds
         try CLIError.wrap {
-          if mode == "train" {
-            optimizer.zeroGrad()
-            let loss = try Functional.crossEntropy(network(x), targets: labels)
-            loss.backward()
-            optimizer.step()
-          } else {
-            _ = try GradMode.withNoGrad { try network(x) }
+          try (perLayer && i >= warmup ? timer : ModuleCallObserver()).observing {
+            if mode == "train" {
+              optimizer.zeroGrad()
+              let loss = try Functional.crossEntropy(network(x), targets: labels)
+              loss.backward()
+              optimizer.step()
+            } else {
+              _ = try GradMode.withNoGrad { try network(x) }
+            }
           }
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if i >= warmup { seconds.append(elapsed) }
       }
+      if perLayer { timer.printTable(batch: b, stepSeconds: seconds.sorted()[seconds.count / 2]) }
       let rates = seconds.map { Double(b) / $0 }.sorted()
       let median = rates[rates.count / 2]
       // Training is about 3× the forward work (forward, input gradients, weight gradients).
@@ -187,6 +194,48 @@ extension BenchCommand {
       let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
       print(String(decoding: data, as: UTF8.self))
     }
+  }
+}
+
+/// Times the forward call of every leaf layer (`--per-layer`): a coarse profile in layer names.
+final class LayerTimer: ModuleCallObserver {
+  private var paths: [ObjectIdentifier: String] = [:]
+  private var order: [String] = []
+  private var samples: [String: [Double]] = [:]
+  private var starts: [UInt64] = []
+
+  init(model: Module) {
+    super.init()
+    for (path, module) in model.namedModules() where module.namedChildren.isEmpty {
+      let name = "\(path) \(module.typeName)"
+      paths[ObjectIdentifier(module)] = name
+      order.append(name)
+    }
+  }
+
+  override func willCall(_ module: Module, input: [Int]) {
+    starts.append(DispatchTime.now().uptimeNanoseconds)
+  }
+
+  override func didCall(_ module: Module, input: [Int], output: [Int]) {
+    guard let start = starts.popLast(), let name = paths[ObjectIdentifier(module)] else { return }
+    samples[name, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+  }
+
+  /// Median milliseconds per layer, and the forward share of a whole step.
+  func printTable(batch: Int, stepSeconds: Double) {
+    print("batch \(batch): forward time per layer (median ms)")
+    var total = 0.0
+    for name in order {
+      guard let times = samples[name]?.sorted(), !times.isEmpty else { continue }
+      let median = times[times.count / 2]
+      total += median
+      print(String(format: "  %-36@ %9.3f", name as NSString, median))
+    }
+    print(
+      String(
+        format: "  %-36@ %9.3f of %.3f ms per step", "forward total" as NSString, total, stepSeconds * 1e3))
+    samples = [:]
   }
 }
 

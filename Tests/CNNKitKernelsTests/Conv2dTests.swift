@@ -54,8 +54,8 @@ final class Conv2dTests: XCTestCase {
     body("")
     let saved = Conv2dPlan.columnBudget
     defer { Conv2dPlan.columnBudget = saved }
-    Conv2dPlan.columnBudget =
-      2 * s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth * s.outHeight * s.outWidth
+    let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
+    Conv2dPlan.columnBudget = 2 * max(kdim, s.outChannelsPerGroup) * s.outHeight * s.outWidth
     XCTAssertEqual(Conv2dPlan.imagesPerChunk(s), min(2, s.batch))
     body(" chunk=2")
   }

@@ -1,17 +1,18 @@
 /// Convolution as im2col + GEMM, several images per GEMM.
 ///
-/// Images are unfolded side by side into one wide `(C/g·kh·kw) × (images·oh·ow)` matrix, so small
+/// Images sit side by side in one wide `(C/g·kh·kw) × (images·oh·ow)` unfolded matrix, so small
 /// feature maps (13×13 in AlexNet's conv3–5) still give the GEMM wide, well-filled tiles. The number
-/// of images per GEMM is bounded so the unfolded matrix stays within `columnBudget` floats.
+/// of images per GEMM is bounded so scratch stays within `columnBudget` floats.
 public enum Conv2dPlan {
   /// Most floats of unfolded input held at once (16 MiB by default). Settable so tests can force
   /// several chunks on small shapes.
   nonisolated(unsafe) public static var columnBudget = 4 << 20
 
-  /// Images per GEMM for this geometry: as many as fit the budget, at least one.
+  /// Images per GEMM for this geometry: as many as keep both the unfolded input (backward) and the
+  /// staged output (forward) within the budget, at least one.
   public static func imagesPerChunk(_ s: Conv2dShape) -> Int {
     let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
-    let perImage = max(1, kdim * s.outHeight * s.outWidth)
+    let perImage = max(1, max(kdim, s.outChannelsPerGroup) * s.outHeight * s.outWidth)
     return max(1, min(s.batch, columnBudget / perImage))
   }
 }
@@ -66,6 +67,10 @@ func addChannelBias(
 }
 
 /// Convolution forward. Writes every element of `output`.
+///
+/// Implicit im2col: the GEMM's B slivers are built straight from the input (`packIm2col`), so the
+/// unfolded matrix never exists in memory. Several images share one GEMM; their result is staged as
+/// `C_out/g × (images·oh·ow)` and scattered to NCHW (with the bias) — one image writes in place.
 public func conv2dForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
@@ -74,23 +79,22 @@ public func conv2dForward(
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
-  let columnFloats = (kdim * chunk * spatial + 15) / 16 * 16
-  // A chunk of one image writes straight into the output; wider chunks go through `staged`.
-  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 0
-  GEMMWorkspace.with(floats: columnFloats + stagedFloats) { workspace in
-    let columns = workspace
-    let staged = workspace + columnFloats
+  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 1
+  GEMMWorkspace.with(floats: stagedFloats) { staged in
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
-        im2colBatch(
-          s, input: input, firstImage: n0, count: count, channelOffset: g * s.inChannelsPerGroup,
-          channels: s.inChannelsPerGroup, columns: columns)
         let direct = count == 1
-        gemm(
-          transposeA: false, transposeB: false, m: coutG, n: width, k: kdim,
-          alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: columns, ldb: width,
+        let channelOffset = g * s.inChannelsPerGroup
+        PackedGEMM.run(
+          kernel: MicroKernel.self, transposeA: false, m: coutG, n: width, k: kdim, alpha: 1,
+          a: weight + g * coutG * kdim, lda: kdim,
+          source: .packer { colStart, cols, p0, kc, nr, dst in
+            packIm2col(
+              s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
+              colStart: colStart, cols: cols, p0: p0, kc: kc, nr: nr, dst: dst)
+          },
           beta: 0, c: direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged, ldc: width)
         if !direct {
           scatterChannels(

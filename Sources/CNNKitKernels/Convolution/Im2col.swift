@@ -130,3 +130,70 @@ func col2imChannel(
     }
   }
 }
+
+/// Writes rows `[p0, p0+kc)` and columns `[colStart, colStart+cols)` of the unfolded matrix of
+/// `count` images (laid out as `im2colBatch` would) into `nr`-column GEMM slivers: sliver `t` at
+/// `dst[t·kc·nr ..< (t+1)·kc·nr]`, element `(p, j)` at `(p−p0)·nr + j`, the last sliver zero-padded.
+/// Each row is built in a small line buffer (L1) and copied out in runs of `nr`.
+func packIm2col(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
+  colStart: Int, cols: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let spatial = oh * ow
+  let plane = s.inHeight * s.inWidth
+  let imageSize = s.inChannels * plane
+  let sw = s.strideWidth
+  let slivers = (cols + nr - 1) / nr
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: slivers * nr) { buffer in
+    let line = buffer.baseAddress!
+    // Padding columns of the last sliver stay zero.
+    (line + cols).update(repeating: 0, count: slivers * nr - cols)
+    let (firstJ, firstPixel) = colStart.quotientAndRemainder(dividingBy: spatial)
+    let (firstY, firstX) = firstPixel.quotientAndRemainder(dividingBy: ow)
+    for p in p0..<(p0 + kc) {
+      let kx = p % s.kernelWidth
+      let ky = (p / s.kernelWidth) % s.kernelHeight
+      let c = channelOffset + p / (s.kernelWidth * s.kernelHeight)
+      let x0 = kx * s.dilationWidth - s.padWidth
+      let xa = x0 >= 0 ? 0 : min(ow, (-x0 + sw - 1) / sw)
+      let xb = max(xa, min(ow, (s.inWidth - x0 + sw - 1) / sw))
+      var (j, oy, ox) = (firstJ, firstY, firstX)
+      var o = 0
+      while o < cols {
+        let run = min(cols - o, ow - ox)
+        let out = line + o - ox  // indexed by output column x
+        let iy = oy * s.strideHeight - s.padHeight + ky * s.dilationHeight
+        if iy < 0 || iy >= s.inHeight {
+          (out + ox).update(repeating: 0, count: run)
+        } else {
+          let src = input + (firstImage + j) * imageSize + c * plane + iy * s.inWidth + x0
+          let lo = min(max(ox, xa), ox + run)
+          let hi = max(lo, min(ox + run, xb))
+          if lo > ox { (out + ox).update(repeating: 0, count: lo - ox) }
+          if sw == 1 {
+            (out + lo).update(from: src + lo, count: hi - lo)
+          } else {
+            for x in lo..<hi { out[x] = src[x * sw] }
+          }
+          if ox + run > hi { (out + hi).update(repeating: 0, count: ox + run - hi) }
+        }
+        o += run
+        ox += run
+        if ox == ow {
+          ox = 0
+          oy += 1
+          if oy == oh {
+            oy = 0
+            j += 1
+          }
+        }
+      }
+      // Copy the row into its place in every sliver.
+      let row = dst + (p - p0) * nr
+      for t in 0..<slivers {
+        (row + t * kc * nr).update(from: line + t * nr, count: nr)
+      }
+    }
+  }
+}

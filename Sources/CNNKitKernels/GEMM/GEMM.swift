@@ -112,6 +112,16 @@ private func gemvDispatch(
   }
 }
 
+/// Where the packed GEMM reads its B operand from.
+enum GEMMSourceB {
+  /// A stored matrix: `op(B)` is `B` (`k×n`, row stride `ld`) or, when `transposed`, `Bᵀ`.
+  case matrix(UnsafePointer<Float>, ld: Int, transposed: Bool)
+  /// `pack(colStart, cols, p0, kc, nr, dst)` writes `op(B)[p0..<p0+kc, colStart..<colStart+cols]` into
+  /// `nr`-column slivers exactly as `GEMMPacking.packB` lays them out, zero-padding the last one.
+  /// Called concurrently from several threads.
+  case packer((Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void)
+}
+
 /// BLIS-style driver: for each `nc`-wide column block and `kc`-deep slice, B is packed into `nr`
 /// slivers (L3), then for each `mc`-row block A is packed into `mr` slivers (L2), and the
 /// micro-kernel sweeps tiles with one B sliver (L1) against every A sliver.
@@ -131,6 +141,18 @@ enum PackedGEMM {
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
+    run(
+      kernel: kernel, transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+      source: .matrix(b, ld: ldb, transposed: transposeB), beta: beta, c: c, ldc: ldc)
+  }
+
+  /// The packed GEMM with B read from `source`, a stored matrix or a packer that builds B's slivers
+  /// on the fly (implicit im2col).
+  static func run<K: GEMMMicroKernel>(
+    kernel: K.Type, transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, source: GEMMSourceB,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
     let mr = K.mr
     let nr = K.nr
     let mSlivers = (m + mr - 1) / mr
@@ -146,9 +168,8 @@ enum PackedGEMM {
       let colEnd = min(n, nSlivers * (tj + 1) / tn * nr)
       if rowStart >= rowEnd || colStart >= colEnd { return }
       block(
-        kernel: kernel, transposeA: transposeA, transposeB: transposeB, rows: rowStart..<rowEnd,
-        cols: colStart..<colEnd, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-        beta: beta, c: c, ldc: ldc)
+        kernel: kernel, transposeA: transposeA, rows: rowStart..<rowEnd, cols: colStart..<colEnd, k: k,
+        alpha: alpha, a: a, lda: lda, source: source, beta: beta, c: c, ldc: ldc)
     }
     if plan.dynamic {
       Parallel.forEachDynamic(tm * tn, task)
@@ -214,9 +235,8 @@ enum PackedGEMM {
 
   /// Serial packed GEMM on the block `rows × cols` of C over the full depth `k`.
   static func block<K: GEMMMicroKernel>(
-    kernel: K.Type, transposeA: Bool, transposeB: Bool, rows: Range<Int>, cols: Range<Int>, k: Int,
-    alpha: Float,
-    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    kernel: K.Type, transposeA: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, source: GEMMSourceB,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
     let mr = K.mr
@@ -237,9 +257,14 @@ enum PackedGEMM {
           let kb = min(kc, k - pc)
           // Later slices add onto what the first wrote.
           let sliceBeta = pc == 0 ? beta : 1
-          GEMMPacking.packB(
-            kernel, transposed: transposeB, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb,
-            dst: packedB)
+          switch source {
+          case .matrix(let b, let ldb, let transposed):
+            GEMMPacking.packB(
+              kernel, transposed: transposed, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb,
+              dst: packedB)
+          case .packer(let pack):
+            pack(jc, nb, pc, kb, nr, packedB)
+          }
           for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             let mb = min(mc, rows.upperBound - ic)
             GEMMPacking.packA(
