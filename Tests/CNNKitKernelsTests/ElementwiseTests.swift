@@ -48,7 +48,9 @@ final class ElementwiseTests: XCTestCase {
   func testSGDUpdateMatchesScalarRule() {
     var random = TestRandom(seed: 5)
     for n in [1, 17, 100_003] {
-      for (momentum, nesterov, first) in [(Float(0), false, false), (0.9, false, true), (0.9, false, false), (0.9, true, false)] {
+      for (momentum, nesterov, first) in [
+        (Float(0), false, false), (0.9, false, true), (0.9, false, false), (0.9, true, false),
+      ] {
         let w0 = random.array(n)
         let g = random.array(n)
         let v0 = random.array(n)
@@ -61,7 +63,8 @@ final class ElementwiseTests: XCTestCase {
             weightDecay: wd, nesterov: false, firstStep: false)
         } else {
           sgdUpdateKernel(
-            count: n, weight: &w, grad: g, velocity: &v, learningRate: lr, momentum: momentum, dampening: damp,
+            count: n, weight: &w, grad: g, velocity: &v, learningRate: lr, momentum: momentum,
+            dampening: damp,
             weightDecay: wd, nesterov: nesterov, firstStep: first)
         }
         for i in 0..<n {
@@ -82,7 +85,9 @@ final class ElementwiseTests: XCTestCase {
   /// widths, ceil mode, ties and NaN.
   func testStrideTwoMaxPoolMatchesReference() {
     var random = TestRandom(seed: 6)
-    for (h, w, k, ceil) in [(28, 28, 2, false), (10, 37, 3, false), (9, 9, 3, true), (6, 21, 2, true), (55, 55, 3, false)] {
+    for (h, w, k, ceil) in [
+      (28, 28, 2, false), (10, 37, 3, false), (9, 9, 3, true), (6, 21, 2, true), (55, 55, 3, false),
+    ] {
       let s = Pool2dShape(
         batch: 2, channels: 3, inHeight: h, inWidth: w, kernelHeight: k, kernelWidth: k, strideHeight: 2,
         strideWidth: 2, ceilMode: ceil)

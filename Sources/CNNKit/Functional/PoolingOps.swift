@@ -38,7 +38,8 @@ extension Functional {
     let out = Tensor(uninitializedShape: outShape)
     // The argmax indices live in a pooled float buffer (Int32 has the same size and alignment).
     let keeper = TensorStorage(uninitializedCount: out.count)
-    let indices = UnsafeMutableRawPointer(keeper.pointer).bindMemory(to: Int32.self, capacity: max(1, out.count))
+    let indices = UnsafeMutableRawPointer(keeper.pointer).bindMemory(
+      to: Int32.self, capacity: max(1, out.count))
     maxPool2dForward(s, input: input.data, output: out.data, indices: indices)
     guard GradMode.enabled && input.requiresGrad else { return out }
     let inputShape = input.shape

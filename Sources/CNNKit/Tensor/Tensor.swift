@@ -82,7 +82,8 @@ public final class Tensor: @unchecked Sendable {
   /// A tensor whose elements are unspecified: for ops that overwrite every element.
   public convenience init(uninitializedShape shape: [Int], requiresGrad: Bool = false) {
     self.init(
-      shape: shape, storage: TensorStorage(uninitializedCount: shape.reduce(1, *)), requiresGrad: requiresGrad)
+      shape: shape, storage: TensorStorage(uninitializedCount: shape.reduce(1, *)), requiresGrad: requiresGrad
+    )
   }
 
   /// A tensor filled with `value`.

@@ -73,7 +73,7 @@ public func scaleKernel(
   }
 }
 
-/// Sum of `count` elements, accumulated in Double per vector lane chunk for accuracy.
+/// Sum of `count` elements: Float vector partial sums over runs of 4096, added up in Double.
 public func sumKernel(count: Int, _ x: UnsafePointer<Float>) -> Double {
   var total: Double = 0
   var i = 0
@@ -106,7 +106,9 @@ public func sgdUpdateKernel(
   weightDecay: Float, nesterov: Bool, firstStep: Bool
 ) {
   let (lr, wd, m, keep) = (learningRate, weightDecay, momentum, 1 - dampening)
-  let (vlr, vwd, vm, vkeep) = (Vector(repeating: lr), Vector(repeating: wd), Vector(repeating: m), Vector(repeating: keep))
+  let (vlr, vwd, vm, vkeep) = (
+    Vector(repeating: lr), Vector(repeating: wd), Vector(repeating: m), Vector(repeating: keep)
+  )
   forVectorRanges(count) { r in
     guard let v = velocity else {
       forEachVector(

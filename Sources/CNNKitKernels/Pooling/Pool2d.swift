@@ -78,7 +78,8 @@ public func maxPool2dForward(
         if s.strideWidth == 2 {
           // Eight outputs at once: a 16-wide load at each window column, even lanes kept.
           x = maxPoolRowStride2(
-            s, src: src, inputEnd: inputEnd, rows: ys..<ye, outWidth: ow, dst: dst + y * ow, idx: idx + y * ow)
+            s, src: src, inputEnd: inputEnd, rows: ys..<ye, outWidth: ow, dst: dst + y * ow, idx: idx + y * ow
+          )
         }
         while x < ow {
           let x0 = x * s.strideWidth - s.padWidth
