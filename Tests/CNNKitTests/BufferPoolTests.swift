@@ -80,3 +80,25 @@ final class BufferPoolTests: XCTestCase {
     XCTAssertEqual(seed.scalars, [1, 2, 3])
   }
 }
+
+final class AutogradOrderTests: XCTestCase {
+  /// y = r + relu(r) with r = 2x: r feeds two consumers and must run after both.
+  func testSharedIntermediateGetsEveryContributionBeforeItRuns() throws {
+    let x = Tensor(shape: [3], scalars: [1, -2, 3], requiresGrad: true)
+    // Both operand orders: a depth-first search must not emit r before relu either way.
+    for reluFirst in [false, true] {
+      x.grad = nil
+      let r = Functional.scale(x, by: 2)
+      let y = Functional.sum(
+        try reluFirst ? Functional.add(Functional.relu(r), r) : Functional.add(r, Functional.relu(r)))
+      y.backward()
+      // d/dx = 2·(1 + [2x > 0])
+      XCTAssertEqual(x.grad?.scalars, [4, 2, 4], "relu first: \(reluFirst)")
+    }
+    let z = Functional.sum(
+      try Functional.add(Functional.scale(x, by: 1), Functional.scale(Functional.relu(x), by: 3)))
+    x.grad = nil
+    z.backward()
+    XCTAssertEqual(x.grad?.scalars, [4, 1, 4])
+  }
+}

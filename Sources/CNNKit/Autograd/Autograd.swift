@@ -24,6 +24,9 @@ final class GradNode {
     self.backward = backward
   }
 
+  /// Whether a backward pass has consumed this node.
+  var isReleased: Bool { backward == nil }
+
   /// Drops the rule and the edges so saved tensors are freed during, not after, the backward pass.
   func release() {
     backward = nil
@@ -59,7 +62,8 @@ extension Tensor {
     gradNode = GradNode(
       operation: operation,
       edges: inputs.map { input in
-        if let node = input.gradNode { return .node(node) }
+        // A node consumed by an earlier backward pass leaves its tensor a leaf, as before.
+        if let node = input.gradNode, !node.isReleased { return .node(node) }
         return input.requiresGrad ? .leaf(input) : nil
       },
       backward: backward)
@@ -92,15 +96,17 @@ extension Tensor {
 /// deep ResNets would overflow recursion.
 private func topologicalOrder(from root: GradNode) -> [GradNode] {
   var order: [GradNode] = []
-  var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
+  var visited = Set<ObjectIdentifier>()
   var stack: [(GradNode, Bool)] = [(root, false)]
   while let (node, expanded) = stack.popLast() {
     if expanded {
       order.append(node)
       continue
     }
+    // Marked when expanded, not when pushed, so a node is emitted after every node it feeds.
+    if !visited.insert(ObjectIdentifier(node)).inserted { continue }
     stack.append((node, true))
-    for case .node(let input)? in node.edges where visited.insert(ObjectIdentifier(input)).inserted {
+    for case .node(let input)? in node.edges where !visited.contains(ObjectIdentifier(input)) {
       stack.append((input, false))
     }
   }
@@ -118,6 +124,7 @@ private struct BackwardPass {
   mutating func run() {
     // Popping releases each node as soon as it has run; consumers come before their inputs.
     while let node = order.popLast() {
+      defer { node.release() }
       guard let inputGrads = apply(node) else { continue }
       for (edge, ig) in zip(node.edges, inputGrads) {
         guard let edge, let (ig, owned) = ig else { continue }
@@ -126,7 +133,6 @@ private struct BackwardPass {
         case .node(let input): accumulate(ObjectIdentifier(input), ig, owned: owned)
         }
       }
-      node.release()
     }
   }
 
