@@ -4,14 +4,16 @@ extension Functional {
   /// `max(x, 0)` elementwise.
   public static func relu(_ input: Tensor) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
-    let out = Tensor(zeros: input.shape)
+    let out = Tensor(uninitializedShape: input.shape)
     reluForward(count: input.count, input: input.data, output: out.data)
     // Keep the output's storage, not the tensor: the tensor owns this closure, and capturing it
-    // would make a cycle that leaks every graph never differentiated.
+    // would make a cycle that leaks every graph never differentiated. Not the input either, so
+    // its buffer is freed once the forward pass moves on.
     let saved = out.storage
+    let shape = input.shape
     return out.recording("relu", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
-      reluBackward(count: input.count, output: saved.pointer, gradOutput: g.data, gradInput: dx.data)
+      let dx = Tensor(uninitializedShape: shape)
+      reluBackward(count: dx.count, output: saved.pointer, gradOutput: g.data, gradInput: dx.data)
       return [dx]
     }
   }
@@ -27,13 +29,15 @@ extension Functional {
     let mask = Tensor(zeros: input.shape)
     if p < 1 {
       let keep = 1 / (1 - p)
-      for i in 0..<count { mask.data[i] = rng.nextUniform() < p ? 0 : keep }
+      let m = mask.data
+      for i in 0..<count { m[i] = rng.nextUniform() < p ? 0 : keep }
     }
-    let out = Tensor(zeros: input.shape)
-    for i in 0..<count { out.data[i] = input.data[i] * mask.data[i] }
+    let out = Tensor(uninitializedShape: input.shape)
+    multiplyKernel(count: count, input.data, mask.data, out.data)
+    let shape = input.shape
     return out.recording("dropout", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
-      for i in 0..<count { dx.data[i] = g.data[i] * mask.data[i] }
+      let dx = Tensor(uninitializedShape: shape)
+      multiplyKernel(count: count, g.data, mask.data, dx.data)
       return [dx]
     }
   }
@@ -57,11 +61,12 @@ extension Functional {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     let columns = input.shape.last ?? 1
     let rows = columns == 0 ? 0 : input.count / columns
-    let out = Tensor(zeros: input.shape)
+    let out = Tensor(uninitializedShape: input.shape)
     forward(rows, columns, input.data, out.data)
     let saved = out.storage  // not `out`, which owns this closure (see `relu`)
+    let shape = input.shape
     return out.recording(name, [input]) { g in
-      let dx = Tensor(zeros: input.shape)
+      let dx = Tensor(uninitializedShape: shape)
       backward(rows, columns, saved.pointer, g.data, dx.data)
       return [dx]
     }

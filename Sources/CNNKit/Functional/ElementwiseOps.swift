@@ -1,3 +1,5 @@
+import CNNKitKernels
+
 extension Functional {
   /// `a + b` for same-shaped tensors (residual connections).
   public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
@@ -6,19 +8,20 @@ extension Functional {
         operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
     }
     if a.isMeta || b.isMeta { return Tensor(metaShape: a.shape) }
-    let out = Tensor(zeros: a.shape)
-    for i in 0..<a.count { out.data[i] = a.data[i] + b.data[i] }
+    let out = Tensor(uninitializedShape: a.shape)
+    addKernel(count: a.count, a.data, b.data, out.data)
     return out.recording("add", [a, b]) { g in [g, g] }
   }
 
   /// `a · scalar`.
   public static func scale(_ a: Tensor, by factor: Float) -> Tensor {
     if a.isMeta { return Tensor(metaShape: a.shape) }
-    let out = Tensor(zeros: a.shape)
-    for i in 0..<a.count { out.data[i] = a.data[i] * factor }
+    let out = Tensor(uninitializedShape: a.shape)
+    scaleKernel(count: a.count, a.data, by: factor, out.data)
+    let shape = a.shape
     return out.recording("scale", [a]) { g in
-      let dx = Tensor(zeros: a.shape)
-      for i in 0..<a.count { dx.data[i] = g.data[i] * factor }
+      let dx = Tensor(uninitializedShape: shape)
+      scaleKernel(count: dx.count, g.data, by: factor, dx.data)
       return [dx]
     }
   }
@@ -40,7 +43,8 @@ extension Functional {
     }
     if input.isMeta { return Tensor(metaShape: resolved) }
     let out = Tensor(shape: resolved, storage: input.storage)
-    return out.recording("reshape", [input]) { g in [Tensor(shape: input.shape, storage: g.storage)] }
+    let inputShape = input.shape
+    return out.recording("reshape", [input]) { g in [Tensor(shape: inputShape, storage: g.storage)] }
   }
 
   /// Flattens dimensions `startDim...` into one, PyTorch's `torch.flatten(x, 1)` by default.
@@ -53,10 +57,9 @@ extension Functional {
   /// Sum of all elements, as a one-element tensor.
   public static func sum(_ input: Tensor) -> Tensor {
     if input.isMeta { return Tensor(metaShape: [1]) }
-    var total: Double = 0
-    for i in 0..<input.count { total += Double(input.data[i]) }
-    let out = Tensor(shape: [1], scalars: [Float(total)])
-    return out.recording("sum", [input]) { g in [Tensor(repeating: g.data[0], shape: input.shape)] }
+    let out = Tensor(shape: [1], scalars: [Float(sumKernel(count: input.count, input.data))])
+    let shape = input.shape
+    return out.recording("sum", [input]) { g in [Tensor(repeating: g.data[0], shape: shape)] }
   }
 
   /// Mean of all elements, as a one-element tensor.

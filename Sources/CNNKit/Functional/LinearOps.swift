@@ -16,7 +16,7 @@ extension Functional {
         operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
     }
     if input.isMeta { return Tensor(metaShape: [n, outF]) }
-    let out = Tensor(zeros: [n, outF])
+    let out = Tensor(uninitializedShape: [n, outF])
     if let bias {
       for r in 0..<n { (out.data + r * outF).update(from: bias.data, count: outF) }
     }
@@ -29,7 +29,7 @@ extension Functional {
       var dx: Tensor? = nil
       if input.requiresGrad {
         // dx = dy · W
-        dx = Tensor(zeros: input.shape)
+        dx = Tensor(uninitializedShape: input.shape)
         gemm(
           transposeA: false, transposeB: false, m: n, n: inF, k: outF, alpha: 1, a: g.data, lda: outF,
           b: weight.data, ldb: inF, beta: 0, c: dx!.data, ldc: inF)
@@ -37,16 +37,14 @@ extension Functional {
       var dw: Tensor? = nil
       if weight.requiresGrad {
         // dW = dyᵀ · x
-        dw = Tensor(zeros: weight.shape)
+        dw = Tensor(uninitializedShape: weight.shape)
         gemm(
           transposeA: true, transposeB: false, m: outF, n: inF, k: n, alpha: 1, a: g.data, lda: outF,
           b: input.data, ldb: inF, beta: 0, c: dw!.data, ldc: inF)
       }
       guard let bias else { return [dx, dw] }
       let db = Tensor(zeros: bias.shape)
-      for r in 0..<n {
-        for j in 0..<outF { db.data[j] += g.data[r * outF + j] }
-      }
+      for r in 0..<n { addKernel(count: outF, db.data, g.data + r * outF, db.data) }
       return [dx, dw, db]
     }
   }

@@ -17,8 +17,9 @@ extension Functional {
     var total: Double = 0
     for (r, t) in targets.enumerated() { total -= Double(logProbabilities.data[r * c + t]) }
     let out = Tensor(shape: [1], scalars: [Float(total / Double(max(n, 1)))])
+    let shape = logProbabilities.shape
     return out.recording("nll_loss", [logProbabilities]) { g in
-      let dx = Tensor(zeros: logProbabilities.shape)
+      let dx = Tensor(zeros: shape)
       let share = -g.data[0] / Float(max(n, 1))
       for (r, t) in targets.enumerated() { dx.data[r * c + t] = share }
       return [dx]

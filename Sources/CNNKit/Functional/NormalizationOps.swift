@@ -34,7 +34,7 @@ extension Functional {
       }
     }
     if input.isMeta { return Tensor(metaShape: input.shape) }
-    let out = Tensor(zeros: input.shape)
+    let out = Tensor(uninitializedShape: input.shape)
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
@@ -54,7 +54,7 @@ extension Functional {
         runningMean: training ? runningMean?.data : nil, runningVar: training ? runningVar?.data : nil,
         momentum: momentum, eps: eps, output: out.data, saveMean: mean.data, saveInvStd: invStd.data)
       return out.recording("batch_norm", inputs) { g in
-        let dx = input.requiresGrad ? Tensor(zeros: input.shape) : nil
+        let dx = input.requiresGrad ? Tensor(uninitializedShape: input.shape) : nil
         let dw = hasWeight ? Tensor(zeros: [c]) : nil
         let db = hasBias ? Tensor(zeros: [c]) : nil
         batchNormBackwardTraining(
@@ -121,13 +121,13 @@ extension Functional {
     let (n, c) = (input.shape[0], input.shape[1])
     let spatial = input.shape[2] * input.shape[3]
     let coefficient = convention == .pytorch ? alpha / Float(size) : alpha
-    let out = Tensor(zeros: input.shape)
-    let scale = Tensor(zeros: input.shape)
+    let out = Tensor(uninitializedShape: input.shape)
+    let scale = Tensor(uninitializedShape: input.shape)
     localResponseNormForward(
       batch: n, channels: c, spatial: spatial, size: size, coefficient: coefficient, beta: beta, k: k,
       input: input.data, output: out.data, scale: scale.data)
     return out.recording("local_response_norm", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
+      let dx = Tensor(uninitializedShape: input.shape)
       localResponseNormBackward(
         batch: n, channels: c, spatial: spatial, size: size, coefficient: coefficient, beta: beta,
         input: input.data, scale: scale.data, gradOutput: g.data, gradInput: dx.data)

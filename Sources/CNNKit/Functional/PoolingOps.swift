@@ -35,14 +35,18 @@ extension Functional {
       "max_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
-    let out = Tensor(zeros: outShape)
-    let indices = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, out.count))
-    maxPool2dForward(s, input: input.data, output: out.data, indices: indices.baseAddress!)
-    let keeper = IndexBuffer(indices)
+    let out = Tensor(uninitializedShape: outShape)
+    // The argmax indices live in a pooled float buffer (Int32 has the same size and alignment).
+    let keeper = TensorStorage(uninitializedCount: out.count)
+    let indices = UnsafeMutableRawPointer(keeper.pointer).bindMemory(
+      to: Int32.self, capacity: max(1, out.count))
+    maxPool2dForward(s, input: input.data, output: out.data, indices: indices)
     guard GradMode.enabled && input.requiresGrad else { return out }
+    let inputShape = input.shape
     return out.recording("max_pool2d", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
-      maxPool2dBackward(s, gradOutput: g.data, indices: keeper.buffer.baseAddress!, gradInput: dx.data)
+      let dx = Tensor(uninitializedShape: inputShape)
+      let indices = UnsafeMutableRawPointer(keeper.pointer).assumingMemoryBound(to: Int32.self)
+      maxPool2dBackward(s, gradOutput: g.data, indices: indices, gradInput: dx.data)
       return [dx]
     }
   }
@@ -56,10 +60,11 @@ extension Functional {
       "avg_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
-    let out = Tensor(zeros: outShape)
+    let out = Tensor(uninitializedShape: outShape)
     avgPool2dForward(s, countIncludePad: countIncludePad, input: input.data, output: out.data)
+    let inputShape = input.shape
     return out.recording("avg_pool2d", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
+      let dx = Tensor(uninitializedShape: inputShape)
       avgPool2dBackward(s, countIncludePad: countIncludePad, gradOutput: g.data, gradInput: dx.data)
       return [dx]
     }
@@ -78,23 +83,17 @@ extension Functional {
     let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let outShape = [n, c, outputSize.0, outputSize.1]
     if input.isMeta { return Tensor(metaShape: outShape) }
-    let out = Tensor(zeros: outShape)
+    let out = Tensor(uninitializedShape: outShape)
     adaptiveAvgPool2dForward(
       planes: n * c, inHeight: h, inWidth: w, outHeight: outputSize.0, outWidth: outputSize.1,
       input: input.data, output: out.data)
+    let inputShape = input.shape
     return out.recording("adaptive_avg_pool2d", [input]) { g in
-      let dx = Tensor(zeros: input.shape)
+      let dx = Tensor(uninitializedShape: inputShape)
       adaptiveAvgPool2dBackward(
         planes: n * c, inHeight: h, inWidth: w, outHeight: outputSize.0, outWidth: outputSize.1,
         gradOutput: g.data, gradInput: dx.data)
       return [dx]
     }
   }
-}
-
-/// Owns the argmax indices a max-pool keeps for its backward pass.
-final class IndexBuffer {
-  let buffer: UnsafeMutableBufferPointer<Int32>
-  init(_ buffer: UnsafeMutableBufferPointer<Int32>) { self.buffer = buffer }
-  deinit { buffer.deallocate() }
 }

@@ -20,22 +20,30 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Owner of a tensor's element buffer: 64-byte aligned so SIMD loads never split cache lines.
+/// Buffers come from and go back to `BufferPool`, so a steady training loop reuses them.
 public final class TensorStorage: @unchecked Sendable {
   /// First element.
   public let pointer: UnsafeMutablePointer<Float>
   /// Number of elements.
   public let count: Int
+  /// Bytes of the pooled buffer (its size class).
+  private let capacityBytes: Int
 
   /// Allocates `count` elements, zero-filled.
-  public init(count: Int) {
-    self.count = count
-    let bytes = max(count, 1) * MemoryLayout<Float>.stride
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-    pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+  public convenience init(count: Int) {
+    self.init(uninitializedCount: count)
     pointer.initialize(repeating: 0, count: max(count, 1))
   }
 
-  deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+  /// Allocates `count` elements with unspecified contents: for callers that write every element.
+  public init(uninitializedCount count: Int) {
+    self.count = count
+    let (raw, bytes) = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+    capacityBytes = bytes
+    pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+  }
+
+  deinit { BufferPool.release(UnsafeMutableRawPointer(pointer), size: capacityBytes) }
 }
 
 /// A dense Float32 tensor in contiguous row-major (NCHW for images) layout, with reverse-mode
@@ -71,16 +79,23 @@ public final class Tensor: @unchecked Sendable {
     self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)), requiresGrad: requiresGrad)
   }
 
+  /// A tensor whose elements are unspecified: for ops that overwrite every element.
+  public convenience init(uninitializedShape shape: [Int], requiresGrad: Bool = false) {
+    self.init(
+      shape: shape, storage: TensorStorage(uninitializedCount: shape.reduce(1, *)), requiresGrad: requiresGrad
+    )
+  }
+
   /// A tensor filled with `value`.
   public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
-    self.init(zeros: shape, requiresGrad: requiresGrad)
-    storage.pointer.update(repeating: value, count: count)
+    self.init(uninitializedShape: shape, requiresGrad: requiresGrad)
+    storage.pointer.update(repeating: value, count: max(count, 1))
   }
 
   /// A tensor holding `scalars` (row-major) with the given shape.
   public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
     precondition(scalars.count == shape.reduce(1, *), "\(scalars.count) scalars do not fill shape \(shape)")
-    self.init(zeros: shape, requiresGrad: requiresGrad)
+    self.init(uninitializedShape: shape, requiresGrad: requiresGrad)
     scalars.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: scalars.count) }
   }
 
@@ -109,7 +124,7 @@ public final class Tensor: @unchecked Sendable {
   /// A copy that shares nothing and records no history.
   public func copy() -> Tensor {
     if isMeta { return Tensor(metaShape: shape) }
-    let t = Tensor(zeros: shape)
+    let t = Tensor(uninitializedShape: shape)
     t.data.update(from: data, count: count)
     return t
   }

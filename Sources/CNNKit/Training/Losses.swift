@@ -64,9 +64,10 @@ extension Functional {
     case .mean: out = Tensor(shape: [1], scalars: [Float(perSample.reduce(0, +) / Double(max(n, 1)))])
     }
     let name = smoothing > 0 ? "cross_entropy(label_smoothing)" : "nll_loss"
+    let shape = logProbabilities.shape
     return out.recording(name, [logProbabilities]) { g in
       // d loss_r / d logp[r, j] = −ε/C − (1 − ε)·[j = target_r]
-      let dx = Tensor(zeros: logProbabilities.shape)
+      let dx = Tensor(zeros: shape)
       let spread = smoothing / Float(max(c, 1))
       let onTarget = 1 - smoothing
       let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1

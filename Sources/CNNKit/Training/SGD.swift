@@ -1,3 +1,5 @@
+import CNNKitKernels
+
 /// Stochastic gradient descent with momentum and weight decay, with PyTorch's `torch.optim.SGD`
 /// update rule (the AlexNet paper's optimiser: momentum 0.9, weight decay 5e-4):
 ///
@@ -45,45 +47,24 @@ public final class SGD: Optimizer {
 
   /// Applies one update to every parameter that has a gradient.
   public func step() {
-    let lr = learningRate
-    let wd = weightDecay
-    let m = momentum
-    let keep = 1 - dampening
-    let nesterov = nesterov
     for (index, p) in parameters.enumerated() {
       guard let grad = p.grad else { continue }
       precondition(grad.count == p.count, "SGD: gradient \(grad.shape) does not match parameter \(p.shape)")
-      let w = p.data
-      let g = grad.data
-      if m == 0 {
-        forEachOptimizerChunk(p.count) { range in
-          for i in range {
-            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
-            w[i] -= lr * d
-          }
+      var velocity: Tensor? = nil
+      var firstStep = false
+      if momentum != 0 {
+        if let buffer = momentumBuffers[index] {
+          velocity = buffer
+        } else {
+          velocity = Tensor(uninitializedShape: p.shape)
+          momentumBuffers[index] = velocity
+          firstStep = true
         }
-      } else if let buffer = momentumBuffers[index] {
-        let v = buffer.data
-        forEachOptimizerChunk(p.count) { range in
-          for i in range {
-            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
-            let vi = m * v[i] + keep * d
-            v[i] = vi
-            w[i] -= lr * (nesterov ? d + m * vi : vi)
-          }
-        }
-      } else {
-        let buffer = Tensor(zeros: p.shape)
-        let v = buffer.data
-        forEachOptimizerChunk(p.count) { range in
-          for i in range {
-            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
-            v[i] = d
-            w[i] -= lr * (nesterov ? d + m * d : d)
-          }
-        }
-        momentumBuffers[index] = buffer
       }
+      sgdUpdateKernel(
+        count: p.count, weight: p.data, grad: grad.data, velocity: velocity?.data, learningRate: learningRate,
+        momentum: momentum, dampening: dampening, weightDecay: weightDecay, nesterov: nesterov,
+        firstStep: firstStep)
     }
   }
 

@@ -1,19 +1,31 @@
-/// `y = max(x, 0)`. NaN passes through, as in PyTorch.
+/// `y = max(x, 0)`. NaN passes through, as in PyTorch. `output` may be `input`.
 public func reluForward(count: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-  Parallel.forRanges(count, minimumChunk: 1 << 16) { range in
-    for i in range {
-      let v = input[i]
-      output[i] = v > 0 || v.isNaN ? v : 0
-    }
+  let zero = Vector(repeating: 0)
+  forVectorRanges(count) { r in
+    forEachVector(
+      r,
+      { i in
+        let v = load(input, i)
+        // `<=` is false for NaN, so NaN survives; −0 becomes +0 like the scalar rule.
+        store(v.replacing(with: zero, where: v .<= zero), output, i)
+      },
+      { i in
+        let v = input[i]
+        output[i] = v > 0 || v.isNaN ? v : 0
+      })
   }
 }
 
-/// `dx = dy` where the forward output was positive, else 0. Writes `gradInput`.
+/// `dx = dy` where the forward output was positive, else 0. Writes `gradInput` (may be `gradOutput`).
 public func reluBackward(
   count: Int, output: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
   gradInput: UnsafeMutablePointer<Float>
 ) {
-  Parallel.forRanges(count, minimumChunk: 1 << 16) { range in
-    for i in range { gradInput[i] = output[i] > 0 ? gradOutput[i] : 0 }
+  let zero = Vector(repeating: 0)
+  forVectorRanges(count) { r in
+    forEachVector(
+      r,
+      { i in store(zero.replacing(with: load(gradOutput, i), where: load(output, i) .> zero), gradInput, i) },
+      { i in gradInput[i] = output[i] > 0 ? gradOutput[i] : 0 })
   }
 }

@@ -63,35 +63,97 @@ public func maxPool2dForward(
   indices: UnsafeMutablePointer<Int32>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
-  Parallel.forEach(s.batch * s.channels) { plane in
-    let src = input + plane * s.inHeight * s.inWidth
-    let dst = output + plane * oh * ow
-    let idx = indices + plane * oh * ow
-    for y in 0..<oh {
-      let y0 = y * s.strideHeight - s.padHeight
-      let ys = max(y0, 0)
-      let ye = min(y0 + s.kernelHeight, s.inHeight)
-      for x in 0..<ow {
-        let x0 = x * s.strideWidth - s.padWidth
-        let xs = max(x0, 0)
-        let xe = min(x0 + s.kernelWidth, s.inWidth)
-        var best = -Float.infinity
-        var bestIndex = ys * s.inWidth + xs
-        for iy in ys..<ye {
-          for ix in xs..<xe {
-            let v = src[iy * s.inWidth + ix]
-            // NaN wins, as in PyTorch, so it propagates (the last NaN, as PyTorch's CPU kernel).
-            if v > best || v.isNaN {
-              best = v
-              bestIndex = iy * s.inWidth + ix
+  let inPlane = s.inHeight * s.inWidth
+  let inputEnd = input + s.inputCount
+  forPlanes(s.batch * s.channels, planeSize: inPlane) { planes in
+    for plane in planes {
+      let src = input + plane * inPlane
+      let dst = output + plane * oh * ow
+      let idx = indices + plane * oh * ow
+      for y in 0..<oh {
+        let y0 = y * s.strideHeight - s.padHeight
+        let ys = max(y0, 0)
+        let ye = min(y0 + s.kernelHeight, s.inHeight)
+        var x = 0
+        if s.strideWidth == 2 {
+          // Eight outputs at once: a 16-wide load at each window column, even lanes kept.
+          x = maxPoolRowStride2(
+            s, src: src, inputEnd: inputEnd, rows: ys..<ye, outWidth: ow, dst: dst + y * ow, idx: idx + y * ow
+          )
+        }
+        while x < ow {
+          let x0 = x * s.strideWidth - s.padWidth
+          let xs = max(x0, 0)
+          let xe = min(x0 + s.kernelWidth, s.inWidth)
+          var best = -Float.infinity
+          var bestIndex = ys * s.inWidth + xs
+          for iy in ys..<ye {
+            for ix in xs..<xe {
+              let v = src[iy * s.inWidth + ix]
+              // NaN wins, as in PyTorch, so it propagates (the last NaN, as PyTorch's CPU kernel).
+              if v > best || v.isNaN {
+                best = v
+                bestIndex = iy * s.inWidth + ix
+              }
             }
           }
+          dst[y * ow + x] = best
+          idx[y * ow + x] = Int32(bestIndex)
+          x += 1
         }
-        dst[y * ow + x] = best
-        idx[y * ow + x] = Int32(bestIndex)
       }
     }
   }
+}
+
+/// Max over windows of one output row for horizontal stride 2, eight outputs per step, visiting
+/// window elements in the scalar order (rows, then columns) so ties and NaN resolve identically.
+/// Only windows wholly inside the row are done here; returns the first output left to the caller.
+@inline(__always)
+private func maxPoolRowStride2(
+  _ s: Pool2dShape, src: UnsafePointer<Float>, inputEnd: UnsafePointer<Float>, rows: Range<Int>,
+  outWidth: Int, dst: UnsafeMutablePointer<Float>, idx: UnsafeMutablePointer<Int32>
+) -> Int {
+  // Left padding clips the first windows: leave such rows to the scalar loop.
+  if s.padWidth > 0 || rows.isEmpty { return 0 }
+  // Outputs whose window lies inside the row (ceil mode may clip the last one).
+  let inside = min(outWidth, (s.inWidth - s.kernelWidth) / 2 + 1)
+  let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+  var x = 0
+  while x < inside {
+    let x0 = x * 2
+    // The 16-wide loads may run past the row (into lanes not stored) but not past the input.
+    guard src + (rows.upperBound - 1) * s.inWidth + x0 + s.kernelWidth - 1 + 16 <= inputEnd else { break }
+    var best = SIMD8<Float>(repeating: -.infinity)
+    var bestIndex = SIMD8<Int32>(repeating: Int32(rows.lowerBound * s.inWidth + x0)) &+ lanes
+    for iy in rows {
+      for kx in 0..<s.kernelWidth {
+        let offset = iy * s.inWidth + x0 + kx
+        let v = UnsafeRawPointer(src + offset).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        let wins = (v .> best) .| (v .!= v)
+        best.replace(with: v, where: wins)
+        bestIndex.replace(with: SIMD8<Int32>(repeating: Int32(offset)) &+ lanes, where: wins)
+      }
+    }
+    if x + 8 <= inside {
+      UnsafeMutableRawPointer(dst + x).storeBytes(of: best, as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(idx + x).storeBytes(of: bestIndex, as: SIMD8<Int32>.self)
+    } else {
+      for lane in 0..<(inside - x) {
+        dst[x + lane] = best[lane]
+        idx[x + lane] = bestIndex[lane]
+      }
+    }
+    x = min(x + 8, inside)
+  }
+  return x
+}
+
+/// Runs `body` over plane ranges, on one thread when the input is too small to pay for a fork.
+@inline(__always)
+func forPlanes(_ planes: Int, planeSize: Int, _ body: (Range<Int>) -> Void) {
+  let minimumPlanes = max(1, (1 << 16) / max(planeSize, 1))
+  Parallel.forRanges(planes, minimumChunk: minimumPlanes, body)
 }
 
 /// Max-pool backward: routes each output gradient to its recorded winner. Writes `gradInput`.
@@ -101,12 +163,14 @@ public func maxPool2dBackward(
 ) {
   let outPlane = s.outHeight * s.outWidth
   let inPlane = s.inHeight * s.inWidth
-  Parallel.forEach(s.batch * s.channels) { plane in
-    let dst = gradInput + plane * inPlane
-    dst.update(repeating: 0, count: inPlane)
-    let g = gradOutput + plane * outPlane
-    let idx = indices + plane * outPlane
-    for o in 0..<outPlane { dst[Int(idx[o])] += g[o] }
+  forPlanes(s.batch * s.channels, planeSize: inPlane) { planes in
+    for plane in planes {
+      let dst = gradInput + plane * inPlane
+      dst.update(repeating: 0, count: inPlane)
+      let g = gradOutput + plane * outPlane
+      let idx = indices + plane * outPlane
+      for o in 0..<outPlane { dst[Int(idx[o])] += g[o] }
+    }
   }
 }
 

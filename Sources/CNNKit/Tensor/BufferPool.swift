@@ -1,0 +1,119 @@
+import Foundation
+
+/// A size-bucketed cache of 64-byte aligned buffers behind `TensorStorage`.
+///
+/// A training step frees and reallocates the same sizes every iteration; handing buffers back out
+/// avoids `malloc`'s `mmap`/`munmap` of large blocks and the page faults of touching them again.
+/// Cached bytes are bounded by the peak of live bytes seen so far (at least `minimumBudget`): a miss
+/// frees cached buffers of other sizes first, so the pool never raises the process's peak footprint
+/// by more than the budget floor.
+public enum BufferPool {
+  /// Cached bytes always allowed, whatever the peak of live bytes.
+  public static let minimumBudget = 64 << 20
+
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
+  nonisolated(unsafe) private static var cachedBytes = 0
+  nonisolated(unsafe) private static var liveBytes = 0
+  nonisolated(unsafe) private static var peakLiveBytes = 0
+  nonisolated(unsafe) private static var hitCount = 0
+  nonisolated(unsafe) private static var missCount = 0
+  nonisolated(unsafe) private static var enabled = true
+
+  /// The bucket a request of `bytes` is rounded up to: powers of two below 4 KiB, then eight steps per octave
+  /// (at most 12.5 % slack), so nearby sizes share buffers.
+  public static func sizeClass(forBytes bytes: Int) -> Int {
+    if bytes <= 64 { return 64 }
+    if bytes <= 4096 { return 1 << (Int.bitWidth - (bytes - 1).leadingZeroBitCount) }
+    let octave = Int.bitWidth - 1 - (bytes - 1).leadingZeroBitCount
+    let step = 1 << (octave - 3)
+    return (bytes + step - 1) / step * step
+  }
+
+  /// A buffer of at least `bytes` (a size class, returned), uninitialised.
+  static func allocate(bytes: Int) -> (UnsafeMutableRawPointer, Int) {
+    let size = sizeClass(forBytes: bytes)
+    lock.lock()
+    liveBytes += size
+    peakLiveBytes = max(peakLiveBytes, liveBytes)
+    if enabled, let buffer = free[size]?.popLast() {
+      cachedBytes -= size
+      hitCount += 1
+      lock.unlock()
+      return (buffer, size)
+    }
+    missCount += 1
+    // Make room: live + cached stays within the larger of the live peak and the floor.
+    var evicted: [UnsafeMutableRawPointer] = []
+    let budget = max(peakLiveBytes, minimumBudget)
+    if liveBytes + cachedBytes > budget {
+      for key in free.keys.sorted(by: >) {
+        while liveBytes + cachedBytes > budget, let p = free[key]?.popLast() {
+          evicted.append(p)
+          cachedBytes -= key
+        }
+      }
+    }
+    lock.unlock()
+    for p in evicted { p.deallocate() }
+    return (UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size)
+  }
+
+  /// Takes back a buffer from `allocate` with its size class.
+  static func release(_ buffer: UnsafeMutableRawPointer, size: Int) {
+    lock.lock()
+    liveBytes -= size
+    if enabled && liveBytes + cachedBytes + size <= max(peakLiveBytes, minimumBudget) {
+      free[size, default: []].append(buffer)
+      cachedBytes += size
+      lock.unlock()
+      return
+    }
+    lock.unlock()
+    buffer.deallocate()
+  }
+
+  /// Counters for tests and benchmarks.
+  public struct Statistics: Sendable, Equatable {
+    /// Allocations served from the cache.
+    public var hits: Int
+    /// Allocations that went to the system allocator.
+    public var misses: Int
+    /// Bytes held in the cache.
+    public var cachedBytes: Int
+    /// Bytes handed out and not yet returned.
+    public var liveBytes: Int
+  }
+
+  /// The current counters.
+  public static var statistics: Statistics {
+    lock.lock()
+    defer { lock.unlock() }
+    return Statistics(hits: hitCount, misses: missCount, cachedBytes: cachedBytes, liveBytes: liveBytes)
+  }
+
+  /// Whether freed buffers are kept for reuse (on by default). Turning it off empties the cache.
+  public static var isEnabled: Bool {
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return enabled
+    }
+    set {
+      lock.lock()
+      enabled = newValue
+      lock.unlock()
+      if !newValue { trim() }
+    }
+  }
+
+  /// Returns every cached buffer to the system allocator.
+  public static func trim() {
+    lock.lock()
+    let buffers = free.values.flatMap { $0 }
+    free = [:]
+    cachedBytes = 0
+    lock.unlock()
+    for p in buffers { p.deallocate() }
+  }
+}
