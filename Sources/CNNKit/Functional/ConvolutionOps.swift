@@ -51,21 +51,22 @@ extension Functional {
     }
     let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
-    let out = Tensor(zeros: outShape)
+    // Every element is written by the kernel.
+    let out = Tensor(uninitializedShape: outShape)
     conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     return out.recording("conv2d", inputs) { g in
       var dx: Tensor? = nil
       if input.requiresGrad {
-        dx = Tensor(zeros: input.shape)
+        dx = Tensor(uninitializedShape: input.shape)
         conv2dBackwardInput(s, gradOutput: g.data, weight: weight.data, gradInput: dx!.data)
       }
       var dw: Tensor? = nil
       var db: Tensor? = nil
       if weight.requiresGrad || (bias?.requiresGrad ?? false) {
-        let w = Tensor(zeros: weight.shape)
-        let b = bias.map { Tensor(zeros: $0.shape) }
+        let w = Tensor(uninitializedShape: weight.shape)
+        let b = bias.map { Tensor(uninitializedShape: $0.shape) }
         conv2dBackwardWeight(s, input: input.data, gradOutput: g.data, gradWeight: w.data, gradBias: b?.data)
         dw = w
         db = b
