@@ -52,7 +52,11 @@ extension Functional {
     let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
     let out = Tensor(zeros: outShape)
-    conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    if conv2dWinogradApplies(s) {
+      conv2dWinogradForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    } else {
+      conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     return out.recording("conv2d", inputs) { g in
