@@ -108,8 +108,17 @@ final class WinogradTests: XCTestCase {
   }
 
   func testAppliesOnlyToThreeByThreeStrideOne() {
-    let vgg = shape(batch: 1, inChannels: 64, height: 28, width: 28, outChannels: 64, pad: 1)
+    let vgg = shape(batch: 2, inChannels: 64, height: 28, width: 28, outChannels: 64, pad: 1)
     XCTAssertTrue(conv2dWinogradApplies(vgg))
+    XCTAssertFalse(
+      conv2dWinogradApplies(
+        Conv2dShape(
+          batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3,
+          kernelWidth: 3,
+          padHeight: 1, padWidth: 1)), "too few tiles")
+    var thin = vgg
+    thin.inChannels = 3
+    XCTAssertFalse(conv2dWinogradApplies(thin), "3 input channels")
     var s = vgg
     s.strideHeight = 2
     s.strideWidth = 2

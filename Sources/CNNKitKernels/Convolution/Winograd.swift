@@ -98,12 +98,13 @@ private func winogradForward(
 
 /// Tiling of the output into 4×4 tiles and of the tiles into chunks that bound the scratch memory.
 struct WinogradPlan {
+  // Measured against the AVX-512 im2col + GEMM on 2 Zen 4 cores; re-measure when either changes.
   /// With fewer input or output channels the transforms cost more than the GEMMs save
-  /// (3 → 64 on 224² ran at half the speed of im2col + GEMM; 8 → 64 on 32² won by 1.3×).
-  static let minimumChannels = 8
+  /// (3 → 64 on 224² ran at 0.4× of im2col + GEMM, 8 or 16 → 64 on 32² at 0.7×).
+  static let minimumChannels = 16
   /// Below this many tiles (batch · tiles per image) transforming the weights and the thin GEMMs
-  /// cost more than they save: 16 tiles lost (0.5–0.9×), 49 or more won (1.2–2.5×).
-  static let minimumTiles = 32
+  /// cost more than they save: 16 tiles ran at 0.2–0.5×, 49–64 at 0.9–1.2×, 98 or more at 1.3–2×.
+  static let minimumTiles = 96
 
   let tilesX: Int
   let tilesY: Int
