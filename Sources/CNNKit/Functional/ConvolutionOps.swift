@@ -51,9 +51,13 @@ extension Functional {
     }
     let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
-    // Every element is written by the kernel.
+    // Every element is written by the kernels.
     let out = Tensor(uninitializedShape: outShape)
-    conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    if conv2dWinogradApplies(s) {
+      conv2dWinogradForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    } else {
+      conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+    }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     return out.recording("conv2d", inputs) { g in

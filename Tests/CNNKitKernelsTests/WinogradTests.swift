@@ -1,0 +1,148 @@
+import CNNKitKernels
+import XCTest
+
+final class WinogradTests: XCTestCase {
+  /// Largest `|winograd − reference| / Σ|products|` seen over all elements of all cases so far.
+  private var worstError: Double = 0
+
+  private func label(_ s: Conv2dShape, bias: Bool) -> String {
+    "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels)"
+      + " p\(s.padHeight),\(s.padWidth) bias \(bias)"
+  }
+
+  /// Runs both kernels and checks every element against the magnitude of the sum it is: the error
+  /// of the transforms scales with `Σ|input · weight|`, not with the (possibly cancelling) result.
+  private func check(
+    _ s: Conv2dShape, bias useBias: Bool, seed: UInt64, scratchBytes: Int = 16 << 20,
+    tolerance: Double = 1e-5, file: StaticString = #filePath, line: UInt = #line
+  ) {
+    var random = TestRandom(seed: seed)
+    let input = random.array(s.inputCount)
+    let weight = random.array(s.weightCount)
+    let bias = useBias ? random.array(s.outChannels) : nil
+    var expected = [Float](repeating: 0, count: s.outputCount)
+    var magnitude = [Float](repeating: 0, count: s.outputCount)
+    // NaN everywhere first: every element must be written.
+    var actual = [Float](repeating: .nan, count: s.outputCount)
+    let absBias = (bias ?? []).map(abs)
+    (bias ?? []).withUnsafeBufferPointer { pb in
+      absBias.withUnsafeBufferPointer { pab in
+        let (b, ab) = useBias ? (pb.baseAddress, pab.baseAddress) : (nil, nil)
+        conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
+        conv2dForwardReference(
+          s, input: input.map(abs), weight: weight.map(abs), bias: ab, output: &magnitude)
+        conv2dWinogradForward(
+          s, input: input, weight: weight, bias: b, output: &actual, scratchBytes: scratchBytes)
+      }
+    }
+    var worst: Double = 0
+    var worstIndex = 0
+    for i in 0..<s.outputCount {
+      let error = Double(abs(actual[i] - expected[i])) / max(1e-30, Double(magnitude[i]))
+      if !(error <= worst) {
+        worst = error
+        worstIndex = i
+        if error.isNaN { break }
+      }
+    }
+    worstError = max(worstError, worst)
+    XCTAssert(
+      worst <= tolerance,
+      "\(label(s, bias: useBias)): element \(worstIndex) is \(actual[worstIndex]), expected"
+        + " \(expected[worstIndex]) (error \(worst) of Σ|products| \(magnitude[worstIndex]))",
+      file: file, line: line)
+  }
+
+  private func shape(
+    batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, pad: Int
+  ) -> Conv2dShape {
+    Conv2dShape(
+      batch: batch, inChannels: inChannels, inHeight: height, inWidth: width, outChannels: outChannels,
+      kernelHeight: 3, kernelWidth: 3, padHeight: pad, padWidth: pad)
+  }
+
+  func testOddShapesMatchReference() {
+    let sizes = [1, 2, 3, 5, 7, 13, 14, 17]
+    let channels = [1, 3, 5, 17]
+    var cases = 0
+    for (hi, h) in sizes.enumerated() {
+      for pad in 0...2 {
+        let k = hi * 3 + pad
+        let w = sizes[(hi + 2 * pad + 3) % sizes.count]
+        let s = shape(
+          batch: 1 + k % 3, inChannels: channels[k % 4], height: h, width: w,
+          outChannels: channels[(k / 4 + k) % 4], pad: pad)
+        if s.outHeight <= 0 || s.outWidth <= 0 { continue }
+        check(s, bias: k % 2 == 0, seed: UInt64(k + 1))
+        cases += 1
+      }
+    }
+    XCTAssertGreaterThan(cases, 16)
+    print("WinogradTests: worst error over \(cases) odd shapes \(worstError) of Σ|products|")
+  }
+
+  func testSquareAndNonSquarePaddingMix() {
+    check(
+      Conv2dShape(
+        batch: 2, inChannels: 5, inHeight: 9, inWidth: 6, outChannels: 3, kernelHeight: 3, kernelWidth: 3,
+        padHeight: 2, padWidth: 0),
+      bias: true, seed: 41)
+    check(
+      Conv2dShape(
+        batch: 3, inChannels: 3, inHeight: 4, inWidth: 11, outChannels: 5, kernelHeight: 3, kernelWidth: 3,
+        padHeight: 0, padWidth: 1),
+      bias: false, seed: 42)
+  }
+
+  func testChunksSplitImagesAndBatches() {
+    // A tiny scratch budget forces chunks of 8 tiles that end inside tile rows and images.
+    let s = shape(batch: 3, inChannels: 17, height: 17, width: 13, outChannels: 5, pad: 1)
+    check(s, bias: true, seed: 7, scratchBytes: 1)
+    check(s, bias: false, seed: 8, scratchBytes: 40_000)
+  }
+
+  func testVGGLikeLayer() {
+    let s = shape(batch: 1, inChannels: 64, height: 28, width: 28, outChannels: 64, pad: 1)
+    check(s, bias: true, seed: 99)
+    print("WinogradTests: VGG-like 64→64 28×28 worst error \(worstError) of Σ|products|")
+  }
+
+  func testAppliesOnlyToThreeByThreeStrideOne() {
+    let vgg = shape(batch: 2, inChannels: 64, height: 28, width: 28, outChannels: 64, pad: 1)
+    XCTAssertTrue(conv2dWinogradApplies(vgg))
+    XCTAssertFalse(
+      conv2dWinogradApplies(
+        Conv2dShape(
+          batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3,
+          kernelWidth: 3,
+          padHeight: 1, padWidth: 1)), "too few tiles")
+    var thin = vgg
+    thin.inChannels = 3
+    XCTAssertFalse(conv2dWinogradApplies(thin), "3 input channels")
+    var s = vgg
+    s.strideHeight = 2
+    s.strideWidth = 2
+    XCTAssertFalse(conv2dWinogradApplies(s), "stride 2")
+    s = vgg
+    s.kernelHeight = 5
+    s.kernelWidth = 5
+    s.padHeight = 2
+    s.padWidth = 2
+    XCTAssertFalse(conv2dWinogradApplies(s), "5×5")
+    s = vgg
+    s.groups = 2
+    XCTAssertFalse(conv2dWinogradApplies(s), "groups 2")
+    s = vgg
+    s.dilationHeight = 2
+    s.dilationWidth = 2
+    s.padHeight = 2
+    s.padWidth = 2
+    XCTAssertFalse(conv2dWinogradApplies(s), "dilation 2")
+    s = vgg
+    s.strideWidth = 2
+    XCTAssertFalse(conv2dWinogradApplies(s), "stride 1×2")
+    s = vgg
+    s.kernelWidth = 1
+    XCTAssertFalse(conv2dWinogradApplies(s), "3×1")
+  }
+}
