@@ -42,6 +42,10 @@ final class Conv2dTests: XCTestCase {
     Conv2dShape(
       batch: 2, inChannels: 4, inHeight: 5, inWidth: 9, outChannels: 4, kernelHeight: 5, kernelWidth: 3,
       strideHeight: 1, strideWidth: 1, padHeight: 2, padWidth: 1, groups: 4),
+    // Large enough that the input gradient, computed as a convolution, takes the Winograd path.
+    Conv2dShape(
+      batch: 4, inChannels: 16, inHeight: 23, inWidth: 24, outChannels: 17, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 1, padWidth: 1),
   ]
 
   private func tolerance(_ s: Conv2dShape, depth: Int) -> Float {
@@ -64,6 +68,12 @@ final class Conv2dTests: XCTestCase {
     "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels)"
       + " k\(s.kernelHeight)x\(s.kernelWidth) s\(s.strideHeight),\(s.strideWidth)"
       + " p\(s.padHeight),\(s.padWidth) d\(s.dilationHeight),\(s.dilationWidth) g\(s.groups)"
+  }
+
+  func testInputGradientOfLastShapeRunsAsWinograd() {
+    let s = Self.shapes.last!
+    guard let t = conv2dInputGradientShape(s) else { return XCTFail("no transposed geometry") }
+    XCTAssertTrue(conv2dWinogradApplies(t))
   }
 
   func testShapesAreValid() {

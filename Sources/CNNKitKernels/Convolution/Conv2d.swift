@@ -115,6 +115,10 @@ public func conv2dBackwardInput(
   _ s: Conv2dShape, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   gradInput: UnsafeMutablePointer<Float>
 ) {
+  if let t = conv2dInputGradientShape(s) {
+    conv2dBackwardInputAsConvolution(s, t, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+    return
+  }
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
@@ -147,6 +151,46 @@ public func conv2dBackwardInput(
           channels: s.inChannelsPerGroup, input: gradInput)
       }
     }
+  }
+}
+
+/// For a stride-1, undilated convolution, the input gradient is itself a convolution: of `dY`,
+/// padded by `k − 1 − p`, with the kernel rotated 180° and its in/out channels swapped. Its geometry,
+/// or nil where that does not hold (strides, dilation, or padding wider than the kernel).
+public func conv2dInputGradientShape(_ s: Conv2dShape) -> Conv2dShape? {
+  guard s.strideHeight == 1, s.strideWidth == 1, s.dilationHeight == 1, s.dilationWidth == 1,
+    s.padHeight < s.kernelHeight, s.padWidth < s.kernelWidth
+  else { return nil }
+  return Conv2dShape(
+    batch: s.batch, inChannels: s.outChannels, inHeight: s.outHeight, inWidth: s.outWidth,
+    outChannels: s.inChannels, kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
+    padHeight: s.kernelHeight - 1 - s.padHeight, padWidth: s.kernelWidth - 1 - s.padWidth, groups: s.groups)
+}
+
+/// `conv2dBackwardInput` as a forward convolution (no col2im), Winograd where it applies.
+func conv2dBackwardInputAsConvolution(
+  _ s: Conv2dShape, _ t: Conv2dShape, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+  gradInput: UnsafeMutablePointer<Float>
+) {
+  let (kh, kw) = (s.kernelHeight, s.kernelWidth)
+  let (cinG, coutG) = (s.inChannelsPerGroup, s.outChannelsPerGroup)
+  let flipped = UnsafeMutablePointer<Float>.allocate(capacity: s.weightCount)
+  defer { flipped.deallocate() }
+  // flipped[g·cinG + ci][co][ky][kx] = weight[g·coutG + co][ci][kh−1−ky][kw−1−kx]
+  Parallel.forRanges(s.groups * cinG, minimumChunk: 8) { range in
+    for row in range {
+      let (g, ci) = row.quotientAndRemainder(dividingBy: cinG)
+      for co in 0..<coutG {
+        let src = weight + ((g * coutG + co) * cinG + ci) * kh * kw
+        let dst = flipped + (row * coutG + co) * kh * kw
+        for i in 0..<(kh * kw) { dst[i] = src[kh * kw - 1 - i] }
+      }
+    }
+  }
+  if conv2dWinogradApplies(t) {
+    conv2dWinogradForward(t, input: gradOutput, weight: flipped, bias: nil, output: gradInput)
+  } else {
+    conv2dForward(t, input: gradOutput, weight: flipped, bias: nil, output: gradInput)
   }
 }
 
@@ -189,12 +233,11 @@ public func conv2dBackwardWeight(
   }
   if let gradBias {
     Parallel.forEach(s.outChannels) { co in
-      var sum: Float = 0
+      var sum: Double = 0
       for n in 0..<s.batch {
-        let plane = gradOutput + (n * s.outChannels + co) * spatial
-        for p in 0..<spatial { sum += plane[p] }
+        sum += sumKernel(count: spatial, gradOutput + (n * s.outChannels + co) * spatial)
       }
-      gradBias[co] = sum
+      gradBias[co] = Float(sum)
     }
   }
 }
