@@ -92,8 +92,8 @@ public func conv2dForward(
           a: weight + g * coutG * kdim, lda: kdim,
           source: .packer { colStart, cols, p0, kc, nr, dst in
             packIm2col(
-              s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
-              colStart: colStart, cols: cols, p0: p0, kc: kc, nr: nr, dst: dst)
+              s, input: input, firstImage: n0, channelOffset: channelOffset, colStart: colStart, cols: cols,
+              p0: p0, kc: kc, nr: nr, dst: dst)
           },
           beta: 0, c: direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged, ldc: width)
         if !direct {
@@ -195,6 +195,7 @@ func conv2dBackwardInputAsConvolution(
 }
 
 /// Gradients with respect to weight (`dY · colsᵀ`, summed over the batch) and bias. Writes both.
+/// `colsᵀ` is packed straight from the input (`packIm2colTransposed`); the unfolded matrix never exists.
 public func conv2dBackwardWeight(
   _ s: Conv2dShape, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
   gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
@@ -203,18 +204,12 @@ public func conv2dBackwardWeight(
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
-  let columnFloats = (kdim * chunk * spatial + 15) / 16 * 16
-  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 0
-  GEMMWorkspace.with(floats: columnFloats + stagedFloats) { workspace in
-    let columns = workspace
-    let staged = workspace + columnFloats
+  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 1
+  GEMMWorkspace.with(floats: stagedFloats) { staged in
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
-        im2colBatch(
-          s, input: input, firstImage: n0, count: count, channelOffset: g * s.inChannelsPerGroup,
-          channels: s.inChannelsPerGroup, columns: columns)
         let dy: UnsafePointer<Float>
         if count == 1 {
           dy = gradOutput + (n0 * s.outChannels + g * coutG) * spatial
@@ -224,9 +219,15 @@ public func conv2dBackwardWeight(
             channelStart: g * coutG, channels: coutG, dst: staged)
           dy = UnsafePointer(staged)
         }
-        gemm(
-          transposeA: false, transposeB: true, m: coutG, n: kdim, k: width,
-          alpha: 1, a: dy, lda: width, b: columns, ldb: width,
+        let channelOffset = g * s.inChannelsPerGroup
+        PackedGEMM.run(
+          kernel: MicroKernel.self, transposeA: false, m: coutG, n: kdim, k: width, alpha: 1, a: dy,
+          lda: width,
+          source: .packer { rowStart, rows, p0, kc, nr, dst in
+            packIm2colTransposed(
+              s, input: input, firstImage: n0, channelOffset: channelOffset, rowStart: rowStart, rows: rows,
+              p0: p0, kc: kc, nr: nr, dst: dst)
+          },
           beta: n0 == 0 ? 0 : 1, c: gradWeight + g * coutG * kdim, ldc: kdim)
       }
     }

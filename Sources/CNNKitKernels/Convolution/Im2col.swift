@@ -15,26 +15,6 @@ public func im2col(
   }
 }
 
-/// `im2col` of `count` consecutive images of `input` into one matrix whose image `j` occupies
-/// columns `[j·oh·ow, (j+1)·oh·ow)`; row stride `count·oh·ow`. Parallel over images and rows.
-public func im2colBatch(
-  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
-  channels: Int, columns: UnsafeMutablePointer<Float>
-) {
-  let spatial = s.outHeight * s.outWidth
-  let ld = count * spatial
-  let rows = channels * s.kernelHeight * s.kernelWidth
-  let imageSize = s.inChannels * s.inHeight * s.inWidth
-  Parallel.forRanges(count * rows, minimumChunk: 16) { range in
-    for index in range {
-      let (j, row) = index.quotientAndRemainder(dividingBy: rows)
-      im2colRow(
-        s, image: input + (firstImage + j) * imageSize, channelOffset: channelOffset, row: row,
-        dst: columns + row * ld + j * spatial)
-    }
-  }
-}
-
 /// One row of the unfolded matrix: kernel tap `(ky, kx)` of one channel over every output pixel.
 @inline(__always)
 func im2colRow(
@@ -84,7 +64,7 @@ public func col2imAccumulate(
   }
 }
 
-/// `col2imAccumulate` for `count` images laid side by side as `im2colBatch` lays them out, adding
+/// `col2imAccumulate` for `count` images laid side by side (image `j` in columns `[j·oh·ow, …)`), adding
 /// into images `firstImage...` of `input`. Parallel over images and channels.
 public func col2imBatchAccumulate(
   _ s: Conv2dShape, columns: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
@@ -131,69 +111,122 @@ func col2imChannel(
   }
 }
 
-/// Writes rows `[p0, p0+kc)` and columns `[colStart, colStart+cols)` of the unfolded matrix of
-/// `count` images (laid out as `im2colBatch` would) into `nr`-column GEMM slivers: sliver `t` at
-/// `dst[t·kc·nr ..< (t+1)·kc·nr]`, element `(p, j)` at `(p−p0)·nr + j`, the last sliver zero-padded.
-/// Each row is built in a small line buffer (L1) and copied out in runs of `nr`.
-func packIm2col(
-  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
-  colStart: Int, cols: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+/// Writes row `p` of the unfolded matrix of images `firstImage...` (image `j` in columns
+/// `[j·oh·ow, (j+1)·oh·ow)`), columns `[colStart, colStart+cols)`, into `line[0..<cols]`.
+@inline(__always)
+func im2colSegment(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, channelOffset: Int, row p: Int,
+  colStart: Int, cols: Int, line: UnsafeMutablePointer<Float>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
-  let spatial = oh * ow
   let plane = s.inHeight * s.inWidth
   let imageSize = s.inChannels * plane
   let sw = s.strideWidth
+  let kx = p % s.kernelWidth
+  let ky = (p / s.kernelWidth) % s.kernelHeight
+  let c = channelOffset + p / (s.kernelWidth * s.kernelHeight)
+  let x0 = kx * s.dilationWidth - s.padWidth
+  let xa = x0 >= 0 ? 0 : min(ow, (-x0 + sw - 1) / sw)
+  let xb = max(xa, min(ow, (s.inWidth - x0 + sw - 1) / sw))
+  let (j0, pixel) = colStart.quotientAndRemainder(dividingBy: oh * ow)
+  var j = j0
+  var (oy, ox) = pixel.quotientAndRemainder(dividingBy: ow)
+  var o = 0
+  while o < cols {
+    let run = min(cols - o, ow - ox)
+    let out = line + o - ox  // indexed by output column x
+    let iy = oy * s.strideHeight - s.padHeight + ky * s.dilationHeight
+    if iy < 0 || iy >= s.inHeight {
+      (out + ox).update(repeating: 0, count: run)
+    } else {
+      let src = input + (firstImage + j) * imageSize + c * plane + iy * s.inWidth + x0
+      let lo = min(max(ox, xa), ox + run)
+      let hi = max(lo, min(ox + run, xb))
+      if lo > ox { (out + ox).update(repeating: 0, count: lo - ox) }
+      if sw == 1 {
+        (out + lo).update(from: src + lo, count: hi - lo)
+      } else {
+        for x in lo..<hi { out[x] = src[x * sw] }
+      }
+      if ox + run > hi { (out + hi).update(repeating: 0, count: ox + run - hi) }
+    }
+    o += run
+    ox += run
+    if ox == ow {
+      ox = 0
+      oy += 1
+      if oy == oh {
+        oy = 0
+        j += 1
+      }
+    }
+  }
+}
+
+/// Writes rows `[p0, p0+kc)` and columns `[colStart, colStart+cols)` of the unfolded matrix of
+/// images `firstImage...` (image `j` in columns `[j·oh·ow, (j+1)·oh·ow)`) into `nr`-column GEMM slivers: sliver `t` at
+/// `dst[t·kc·nr ..< (t+1)·kc·nr]`, element `(p, j)` at `(p−p0)·nr + j`, the last sliver zero-padded.
+/// Each row is built in a small line buffer (L1) and copied out in runs of `nr`.
+func packIm2col(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, channelOffset: Int,
+  colStart: Int, cols: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+) {
   let slivers = (cols + nr - 1) / nr
   withUnsafeTemporaryAllocation(of: Float.self, capacity: slivers * nr) { buffer in
     let line = buffer.baseAddress!
     // Padding columns of the last sliver stay zero.
     (line + cols).update(repeating: 0, count: slivers * nr - cols)
-    let (firstJ, firstPixel) = colStart.quotientAndRemainder(dividingBy: spatial)
-    let (firstY, firstX) = firstPixel.quotientAndRemainder(dividingBy: ow)
     for p in p0..<(p0 + kc) {
-      let kx = p % s.kernelWidth
-      let ky = (p / s.kernelWidth) % s.kernelHeight
-      let c = channelOffset + p / (s.kernelWidth * s.kernelHeight)
-      let x0 = kx * s.dilationWidth - s.padWidth
-      let xa = x0 >= 0 ? 0 : min(ow, (-x0 + sw - 1) / sw)
-      let xb = max(xa, min(ow, (s.inWidth - x0 + sw - 1) / sw))
-      var (j, oy, ox) = (firstJ, firstY, firstX)
-      var o = 0
-      while o < cols {
-        let run = min(cols - o, ow - ox)
-        let out = line + o - ox  // indexed by output column x
-        let iy = oy * s.strideHeight - s.padHeight + ky * s.dilationHeight
-        if iy < 0 || iy >= s.inHeight {
-          (out + ox).update(repeating: 0, count: run)
-        } else {
-          let src = input + (firstImage + j) * imageSize + c * plane + iy * s.inWidth + x0
-          let lo = min(max(ox, xa), ox + run)
-          let hi = max(lo, min(ox + run, xb))
-          if lo > ox { (out + ox).update(repeating: 0, count: lo - ox) }
-          if sw == 1 {
-            (out + lo).update(from: src + lo, count: hi - lo)
-          } else {
-            for x in lo..<hi { out[x] = src[x * sw] }
-          }
-          if ox + run > hi { (out + hi).update(repeating: 0, count: ox + run - hi) }
-        }
-        o += run
-        ox += run
-        if ox == ow {
-          ox = 0
-          oy += 1
-          if oy == oh {
-            oy = 0
-            j += 1
-          }
-        }
-      }
-      // Copy the row into its place in every sliver.
+      im2colSegment(
+        s, input: input, firstImage: firstImage, channelOffset: channelOffset, row: p, colStart: colStart,
+        cols: cols, line: line)
       let row = dst + (p - p0) * nr
       for t in 0..<slivers {
         (row + t * kc * nr).update(from: line + t * nr, count: nr)
       }
+    }
+  }
+}
+
+/// The transposed operand: packs `colsᵀ[p0..<p0+kc, rowStart..<rowStart+rows]` (pixels along k,
+/// unfolded rows along n) into `nr`-column slivers, for the weight gradient `dY · colsᵀ`. Each sliver's
+/// `nr` unfolded rows are built as lines in L1, then turned k-major with 8×8 SIMD transposes.
+func packIm2colTransposed(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, channelOffset: Int,
+  rowStart: Int, rows: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+) {
+  let ld = (kc + 7) / 8 * 8
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: nr * ld) { buffer in
+    let lines = buffer.baseAddress!
+    var t = 0
+    while t * nr < rows {
+      let w = min(nr, rows - t * nr)
+      for jj in 0..<nr {
+        let line = lines + jj * ld
+        if jj < w {
+          im2colSegment(
+            s, input: input, firstImage: firstImage, channelOffset: channelOffset,
+            row: rowStart + t * nr + jj,
+            colStart: p0, cols: kc, line: line)
+        } else {
+          line.update(repeating: 0, count: kc)
+        }
+      }
+      let sliver = dst + t * kc * nr
+      var p = 0
+      if nr % 8 == 0 {
+        while p + 8 <= kc {
+          for j0 in stride(from: 0, to: nr, by: 8) {
+            transpose8x8(lines + j0 * ld + p, lds: ld, sliver + p * nr + j0, ldd: nr)
+          }
+          p += 8
+        }
+      }
+      while p < kc {
+        for jj in 0..<nr { sliver[p * nr + jj] = lines[jj * ld + p] }
+        p += 1
+      }
+      t += 1
     }
   }
 }
