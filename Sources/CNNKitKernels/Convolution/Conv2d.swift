@@ -115,7 +115,9 @@ public func conv2dBackwardInput(
   _ s: Conv2dShape, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   gradInput: UnsafeMutablePointer<Float>
 ) {
-  if let t = conv2dInputGradientShape(s) {
+  // As a convolution only where its GEMM is well shaped (Winograd, or enough input channels to fill
+  // the micro-kernel's rows); LeNet's 6-channel layers are faster through col2im.
+  if let t = conv2dInputGradientShape(s), conv2dWinogradApplies(t) || s.inChannelsPerGroup >= 48 {
     conv2dBackwardInputAsConvolution(s, t, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
     return
   }
