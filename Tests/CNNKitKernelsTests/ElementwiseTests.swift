@@ -82,15 +82,18 @@ final class ElementwiseTests: XCTestCase {
   }
 
   /// Max pooling with stride 2 takes an eight-wide path; check it against a plain loop on odd
-  /// widths, ceil mode, ties and NaN.
+  /// widths, ceil mode, padding (ResNet's 3×3/2 pad 1), ties and NaN.
   func testStrideTwoMaxPoolMatchesReference() {
     var random = TestRandom(seed: 6)
-    for (h, w, k, ceil) in [
-      (28, 28, 2, false), (10, 37, 3, false), (9, 9, 3, true), (6, 21, 2, true), (55, 55, 3, false),
+    for (h, w, k, ceil, pad) in [
+      (28, 28, 2, false, 0), (10, 37, 3, false, 0), (9, 9, 3, true, 0), (6, 21, 2, true, 0),
+      (55, 55, 3, false, 0),
+      (112, 112, 3, false, 1), (13, 29, 3, true, 1), (7, 4, 3, false, 1), (19, 40, 5, false, 2),
+      (3, 2, 3, false, 1),
     ] {
       let s = Pool2dShape(
         batch: 2, channels: 3, inHeight: h, inWidth: w, kernelHeight: k, kernelWidth: k, strideHeight: 2,
-        strideWidth: 2, ceilMode: ceil)
+        strideWidth: 2, padHeight: pad, padWidth: pad, ceilMode: ceil)
       // Coarse values make ties common; a few NaN must win wherever they fall.
       var x = random.array(s.inputCount).map { ($0 * 4).rounded() }
       for i in stride(from: 5, to: x.count, by: 97) { x[i] = .nan }
@@ -103,8 +106,8 @@ final class ElementwiseTests: XCTestCase {
           for ox in 0..<ow {
             var best = -Float.infinity
             var bestIndex = -1
-            for iy in (oy * 2)..<min(oy * 2 + k, h) {
-              for ix in (ox * 2)..<min(ox * 2 + k, w) {
+            for iy in max(0, oy * 2 - pad)..<min(oy * 2 - pad + k, h) {
+              for ix in max(0, ox * 2 - pad)..<min(ox * 2 - pad + k, w) {
                 let v = x[plane * h * w + iy * w + ix]
                 if bestIndex < 0 || v > best || v.isNaN {
                   best = v
@@ -113,7 +116,7 @@ final class ElementwiseTests: XCTestCase {
               }
             }
             let o = plane * oh * ow + oy * ow + ox
-            XCTAssertEqual(Int(idx[o]), bestIndex, "\(h)×\(w) k\(k) plane \(plane) (\(oy), \(ox))")
+            XCTAssertEqual(Int(idx[o]), bestIndex, "\(h)×\(w) k\(k) p\(pad) plane \(plane) (\(oy), \(ox))")
             XCTAssertTrue(out[o] == best || (out[o].isNaN && best.isNaN))
           }
         }

@@ -74,14 +74,21 @@ public func maxPool2dForward(
         let y0 = y * s.strideHeight - s.padHeight
         let ys = max(y0, 0)
         let ye = min(y0 + s.kernelHeight, s.inHeight)
+        // Windows clipped by left padding, then (stride 2) the SIMD interior, then the rest.
+        let clipped = s.strideWidth == 2 ? min(ow, (s.padWidth + 1) / 2) : ow
         var x = 0
+        var simdEnd = clipped
         if s.strideWidth == 2 {
           // Eight outputs at once: a 16-wide load at each window column, even lanes kept.
-          x = maxPoolRowStride2(
-            s, src: src, inputEnd: inputEnd, rows: ys..<ye, outWidth: ow, dst: dst + y * ow, idx: idx + y * ow
-          )
+          simdEnd = maxPoolRowStride2(
+            s, src: src, inputEnd: inputEnd, rows: ys..<ye, from: clipped, outWidth: ow, dst: dst + y * ow,
+            idx: idx + y * ow)
         }
         while x < ow {
+          if x == clipped && simdEnd > clipped {
+            x = simdEnd
+            if x >= ow { break }
+          }
           let x0 = x * s.strideWidth - s.padWidth
           let xs = max(x0, 0)
           let xe = min(x0 + s.kernelWidth, s.inWidth)
@@ -108,20 +115,20 @@ public func maxPool2dForward(
 
 /// Max over windows of one output row for horizontal stride 2, eight outputs per step, visiting
 /// window elements in the scalar order (rows, then columns) so ties and NaN resolve identically.
-/// Only windows wholly inside the row are done here; returns the first output left to the caller.
+/// Only windows wholly inside the row are done here, from output `start` (the first whose window
+/// starts at or after column 0); returns the first output left to the caller.
 @inline(__always)
 private func maxPoolRowStride2(
   _ s: Pool2dShape, src: UnsafePointer<Float>, inputEnd: UnsafePointer<Float>, rows: Range<Int>,
-  outWidth: Int, dst: UnsafeMutablePointer<Float>, idx: UnsafeMutablePointer<Int32>
+  from start: Int, outWidth: Int, dst: UnsafeMutablePointer<Float>, idx: UnsafeMutablePointer<Int32>
 ) -> Int {
-  // Left padding clips the first windows: leave such rows to the scalar loop.
-  if s.padWidth > 0 || rows.isEmpty { return 0 }
-  // Outputs whose window lies inside the row (ceil mode may clip the last one).
-  let inside = min(outWidth, (s.inWidth - s.kernelWidth) / 2 + 1)
+  if rows.isEmpty || s.inWidth + s.padWidth < s.kernelWidth { return start }
+  // Outputs whose window lies inside the row (right padding or ceil mode may clip the last ones).
+  let inside = min(outWidth, (s.inWidth + s.padWidth - s.kernelWidth) / 2 + 1)
   let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
-  var x = 0
+  var x = start
   while x < inside {
-    let x0 = x * 2
+    let x0 = x * 2 - s.padWidth
     // The 16-wide loads may run past the row (into lanes not stored) but not past the input.
     guard src + (rows.upperBound - 1) * s.inWidth + x0 + s.kernelWidth - 1 + 16 <= inputEnd else { break }
     var best = SIMD8<Float>(repeating: -.infinity)
