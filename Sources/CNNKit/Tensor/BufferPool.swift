@@ -4,9 +4,10 @@ import Foundation
 ///
 /// A training step frees and reallocates the same sizes every iteration; handing buffers back out
 /// avoids `malloc`'s `mmap`/`munmap` of large blocks and the page faults of touching them again.
-/// Cached bytes are bounded by the peak of live bytes seen so far (at least `minimumBudget`): a miss
-/// frees cached buffers of other sizes first, so the pool never raises the process's peak footprint
-/// by more than the budget floor.
+/// Cached bytes are bounded by the peak of live bytes seen so far (at least `minimumBudget`), so the
+/// pool never raises the process's peak footprint by more than the budget floor. To make room it
+/// frees the smallest cached buffers first: those come back cheaply from malloc's heap, while a
+/// large one (mmap'd) costs a page fault per page every time it is allocated afresh.
 public enum BufferPool {
   /// Cached bytes always allowed, whatever the peak of live bytes.
   public static let minimumBudget = 64 << 20
@@ -44,33 +45,48 @@ public enum BufferPool {
     }
     missCount += 1
     // Make room: live + cached stays within the larger of the live peak and the floor.
-    var evicted: [UnsafeMutableRawPointer] = []
-    let budget = max(peakLiveBytes, minimumBudget)
-    if liveBytes + cachedBytes > budget {
-      for key in free.keys.sorted(by: >) {
-        while liveBytes + cachedBytes > budget, let p = free[key]?.popLast() {
-          evicted.append(p)
-          cachedBytes -= key
-        }
-      }
-    }
+    let evicted = evictSmallest(toFit: 0, below: Int.max)
     lock.unlock()
     for p in evicted { p.deallocate() }
     return (UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size)
   }
 
-  /// Takes back a buffer from `allocate` with its size class.
+  /// Takes back a buffer from `allocate` with its size class. Smaller cached buffers make way for it
+  /// if needed: they come back cheaply from malloc's heap, large ones only through fresh page faults.
   static func release(_ buffer: UnsafeMutableRawPointer, size: Int) {
     lock.lock()
     liveBytes -= size
-    if enabled && liveBytes + cachedBytes + size <= max(peakLiveBytes, minimumBudget) {
-      free[size, default: []].append(buffer)
-      cachedBytes += size
-      lock.unlock()
-      return
+    var evicted: [UnsafeMutableRawPointer] = []
+    if enabled {
+      evicted = evictSmallest(toFit: size, below: size)
+      if liveBytes + cachedBytes + size <= max(peakLiveBytes, minimumBudget) {
+        free[size, default: []].append(buffer)
+        cachedBytes += size
+        lock.unlock()
+        for p in evicted { p.deallocate() }
+        return
+      }
     }
     lock.unlock()
+    for p in evicted { p.deallocate() }
     buffer.deallocate()
+  }
+
+  /// Removes cached buffers, smallest size class first and none of `below` bytes or more, until
+  /// `extra` more bytes fit the budget; returns them for the caller to free outside the lock.
+  /// Call with the lock held.
+  private static func evictSmallest(toFit extra: Int, below limit: Int) -> [UnsafeMutableRawPointer] {
+    var evicted: [UnsafeMutableRawPointer] = []
+    let budget = max(peakLiveBytes, minimumBudget)
+    if liveBytes + cachedBytes + extra <= budget { return evicted }
+    for key in free.keys.sorted() where key < limit {
+      while liveBytes + cachedBytes + extra > budget, let p = free[key]?.popLast() {
+        evicted.append(p)
+        cachedBytes -= key
+      }
+      if liveBytes + cachedBytes + extra <= budget { break }
+    }
+    return evicted
   }
 
   /// Counters for tests and benchmarks.
