@@ -194,3 +194,67 @@ final class Conv2dTests: XCTestCase {
     XCTAssertEqual(s.outWidth, 55)
   }
 }
+
+final class Conv2dDirectTests: XCTestCase {
+  /// The direct kernels against the seven-loop references: LeNet's first layer, padding, odd widths
+  /// (SIMD tails), a 1×1 kernel.
+  func testDirectKernelsMatchReference() {
+    let shapes = [
+      Conv2dShape(
+        batch: 3, inChannels: 1, inHeight: 32, inWidth: 32, outChannels: 6, kernelHeight: 5, kernelWidth: 5),
+      Conv2dShape(
+        batch: 2, inChannels: 2, inHeight: 9, inWidth: 13, outChannels: 7, kernelHeight: 3, kernelWidth: 5,
+        padHeight: 1, padWidth: 2),
+      Conv2dShape(
+        batch: 1, inChannels: 3, inHeight: 4, inWidth: 3, outChannels: 1, kernelHeight: 1, kernelWidth: 1),
+      Conv2dShape(
+        batch: 2, inChannels: 1, inHeight: 3, inWidth: 19, outChannels: 8, kernelHeight: 3, kernelWidth: 3,
+        padHeight: 2, padWidth: 2),
+    ]
+    for (index, s) in shapes.enumerated() {
+      XCTAssertTrue(conv2dDirectApplies(s))
+      var rng = TestRandom(seed: UInt64(500 + index))
+      let input = rng.array(s.inputCount)
+      let weight = rng.array(s.weightCount)
+      let bias = rng.array(s.outChannels)
+      let gradOutput = rng.array(s.outputCount)
+      var expected = [Float](repeating: 0, count: s.outputCount)
+      var actual = [Float](repeating: .nan, count: s.outputCount)
+      var expectedW = [Float](repeating: 0, count: s.weightCount)
+      var actualW = [Float](repeating: .nan, count: s.weightCount)
+      var expectedB = [Float](repeating: 0, count: s.outChannels)
+      var actualB = [Float](repeating: .nan, count: s.outChannels)
+      bias.withUnsafeBufferPointer { b in
+        conv2dForwardReference(s, input: input, weight: weight, bias: b.baseAddress, output: &expected)
+        conv2dDirectForward(s, input: input, weight: weight, bias: b.baseAddress, output: &actual)
+      }
+      expectedB.withUnsafeMutableBufferPointer { eb in
+        actualB.withUnsafeMutableBufferPointer { ab in
+          conv2dBackwardWeightReference(
+            s, input: input, gradOutput: gradOutput, gradWeight: &expectedW, gradBias: eb.baseAddress)
+          conv2dDirectBackwardWeight(
+            s, input: input, gradOutput: gradOutput, gradWeight: &actualW, gradBias: ab.baseAddress)
+        }
+      }
+      let depth = s.inChannels * s.kernelHeight * s.kernelWidth
+      let pixels = s.batch * s.outHeight * s.outWidth
+      assertClose(actual, expected, tolerance: 2e-6 * Float(depth + 8), "direct forward \(index)")
+      assertClose(actualW, expectedW, tolerance: 2e-6 * Float(pixels + 8), "direct weight gradient \(index)")
+      assertClose(actualB, expectedB, tolerance: 2e-6 * Float(pixels + 8), "direct bias gradient \(index)")
+    }
+  }
+
+  func testDirectPathOnlyForSmallUnstridedLayers() {
+    let lenet2 = Conv2dShape(
+      batch: 1, inChannels: 6, inHeight: 14, inWidth: 14, outChannels: 16, kernelHeight: 5, kernelWidth: 5)
+    let strided = Conv2dShape(
+      batch: 1, inChannels: 1, inHeight: 14, inWidth: 14, outChannels: 4, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 2)
+    let grouped = Conv2dShape(
+      batch: 1, inChannels: 2, inHeight: 8, inWidth: 8, outChannels: 2, kernelHeight: 3, kernelWidth: 3,
+      groups: 2)
+    let deep = Conv2dShape(
+      batch: 1, inChannels: 8, inHeight: 8, inWidth: 8, outChannels: 4, kernelHeight: 3, kernelWidth: 3)
+    for s in [lenet2, strided, grouped, deep] { XCTAssertFalse(conv2dDirectApplies(s)) }
+  }
+}

@@ -75,6 +75,10 @@ public func conv2dForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
 ) {
+  if conv2dDirectApplies(s) {
+    conv2dDirectForward(s, input: input, weight: weight, bias: bias, output: output)
+    return
+  }
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
@@ -202,6 +206,11 @@ public func conv2dBackwardWeight(
   _ s: Conv2dShape, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
   gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
+  if conv2dDirectApplies(s) {
+    conv2dDirectBackwardWeight(
+      s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+    return
+  }
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
