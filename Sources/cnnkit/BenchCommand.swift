@@ -74,12 +74,12 @@ struct BenchCommand: ParsableCommand {
       Parallel.threadCount = threads
     }
     if let peak, !(peak > 0) { throw CLIError("--peak must be a positive GFLOP/s figure, got \(peak)") }
+    if let kernel, kernel != "gemm" { throw CLIError("--kernel must be 'gemm', got '\(kernel)'") }
     let peakGFLOPS = peak ?? FMAPeak.measure(threads: Parallel.threadCount)
     print(
       "kernels: \(GEMMKernelInfo.isa), GEMM tile \(GEMMKernelInfo.tile); FP32 peak \(String(format: "%.0f", peakGFLOPS)) GFLOP/s"
         + (peak == nil ? " (measured)" : "") + " on \(Parallel.threadCount) threads")
-    if let kernel {
-      guard kernel == "gemm" else { throw CLIError("--kernel must be 'gemm', got '\(kernel)'") }
+    if kernel != nil {
       try benchmarkGEMM(peakGFLOPS: peakGFLOPS)
       return
     }

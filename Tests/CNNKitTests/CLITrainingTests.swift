@@ -101,6 +101,31 @@ extension CLITests {
 }
 
 extension CLITests {
+  /// `bench` reports the instruction set, % of the given peak and, with `--per-layer`, each layer.
+  func testBenchReportsPeakShareAndLayers() throws {
+    let model = try run([
+      "bench", "--model", "lenet5", "--mode", "train", "--batch", "2", "--iterations", "1", "--warmup", "0",
+      "--peak", "100", "--per-layer",
+    ])
+    XCTAssertEqual(model.status, 0, model.stderr)
+    XCTAssertTrue(model.stdout.contains("features.0 Conv2d"), model.stdout)
+    let line = try XCTUnwrap(model.stdout.split(separator: "\n").last { $0.hasPrefix("{") })
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    let gflops = try XCTUnwrap(json["gflops_median"] as? Double)
+    XCTAssertEqual(try XCTUnwrap(json["percent_of_peak"] as? Double), gflops, accuracy: 1e-9 * gflops)
+    XCTAssertEqual(json["peak_gflops"] as? Double, 100)
+    XCTAssertNotNil(json["isa"] as? String)
+    for key in ["framework", "model", "mode", "batch", "threads", "img_s_min", "img_s_max", "max_rss_mib"] {
+      XCTAssertNotNil(json[key], key)
+    }
+
+    let gemm = try run(["bench", "--kernel", "gemm", "--iterations", "1", "--warmup", "0", "--peak", "100"])
+    XCTAssertEqual(gemm.status, 0, gemm.stderr)
+    let rows = gemm.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
+    XCTAssertEqual(rows.count, 10, gemm.stdout)
+    XCTAssertTrue(rows.allSatisfy { $0.contains("\"kernel\":\"gemm\"") })
+  }
+
   /// One class of mistake per row, for the commands not covered elsewhere: each is one `error:` line
   /// naming the flag or file, and a non-zero exit.
   func testEvalBenchAndExportMistakes() throws {
@@ -113,6 +138,8 @@ extension CLITests {
       (["bench", "--batch", "8,x"], "--batch"),
       (["bench", "--threads", "0"], "--threads"),
       (["bench", "--model", "alexnet", "--input", "3,20,20"], "too small"),
+      (["bench", "--kernel", "conv"], "--kernel"),
+      (["bench", "--peak", "0"], "--peak"),
       (["export", "--model", "lenet5", "--classes", "0", "--output", "/tmp/never.safetensors"], "--classes"),
       (
         ["export", "--model", "lenet5", "--output", "/nonexistent/dir/w.safetensors"],
