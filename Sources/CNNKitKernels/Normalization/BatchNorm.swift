@@ -10,20 +10,16 @@ public func batchNormForwardTraining(
 ) {
   let count = batch * spatial
   Parallel.forEach(channels) { c in
-    // Two passes in Double: the mean first, then squared deviations, for a stable variance.
+    // Two passes, the mean first, then squared deviations, for a stable variance; SIMD partial sums
+    // over short runs are folded into Double.
     var sum: Double = 0
     for n in 0..<batch {
-      let p = input + (n * channels + c) * spatial
-      for i in 0..<spatial { sum += Double(p[i]) }
+      sum += sumKernel(count: spatial, input + (n * channels + c) * spatial)
     }
     let mean = sum / Double(count)
     var squares: Double = 0
     for n in 0..<batch {
-      let p = input + (n * channels + c) * spatial
-      for i in 0..<spatial {
-        let d = Double(p[i]) - mean
-        squares += d * d
-      }
+      squares += squaredDeviationSum(input + (n * channels + c) * spatial, spatial, Float(mean))
     }
     let variance = squares / Double(count)
     let invStd = Float(1 / (variance + Double(eps)).squareRoot())
@@ -80,10 +76,8 @@ public func batchNormBackwardTraining(
     for n in 0..<batch {
       let x = input + (n * channels + c) * spatial
       let dy = gradOutput + (n * channels + c) * spatial
-      for i in 0..<spatial {
-        sumDy += Double(dy[i])
-        sumDyXhat += Double(dy[i]) * Double((x[i] - mean) * invStd)
-      }
+      sumDy += sumKernel(count: spatial, dy)
+      sumDyXhat += Double(invStd) * centredDot(dy, x, spatial, mean)
     }
     gradWeight?[c] = Float(sumDyXhat)
     gradBias?[c] = Float(sumDy)
@@ -102,4 +96,40 @@ public func batchNormBackwardTraining(
       }
     }
   }
+}
+
+/// `Σ (x[i] − mean)²` over `count` elements: Float vector partial sums over runs of 4096, in Double.
+private func squaredDeviationSum(_ x: UnsafePointer<Float>, _ count: Int, _ mean: Float) -> Double {
+  centredDot(x, x, count, mean, centreBoth: true)
+}
+
+/// `Σ a[i]·(b[i] − mean)` (or `Σ (a[i] − mean)·(b[i] − mean)` with `centreBoth`) over `count`
+/// elements: Float vector partial sums over runs of 4096, added up in Double.
+private func centredDot(
+  _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int, _ mean: Float, centreBoth: Bool = false
+) -> Double {
+  typealias V = SIMD8<Float>
+  let m = V(repeating: mean)
+  let ma = centreBoth ? m : V()
+  var total: Double = 0
+  var i = 0
+  while i < count {
+    let end = min(count, i + 4096)
+    var acc = V()
+    var j = i
+    while j + 8 <= end {
+      let av = UnsafeRawPointer(a + j).loadUnaligned(as: V.self) - ma
+      let bv = UnsafeRawPointer(b + j).loadUnaligned(as: V.self) - m
+      acc = acc.addingProduct(av, bv)
+      j += 8
+    }
+    var part = Double(acc.sum())
+    while j < end {
+      part += Double(a[j] - (centreBoth ? mean : 0)) * Double(b[j] - mean)
+      j += 1
+    }
+    total += part
+    i = end
+  }
+  return total
 }
