@@ -42,6 +42,26 @@ extension Functional {
     _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
     padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
   ) throws -> Tensor {
+    try convolution(
+      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+      relu: false)
+  }
+
+  /// `relu(conv2d(...))` in one output buffer: the ReLU runs in place on the convolution's result and
+  /// its backward mask comes from that same buffer, so no second activation is allocated.
+  public static func conv2dReLU(
+    _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
+    padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
+  ) throws -> Tensor {
+    try convolution(
+      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+      relu: true)
+  }
+
+  private static func convolution(
+    _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+    dilation: (Int, Int), groups: Int, relu: Bool
+  ) throws -> Tensor {
     let s = try conv2dShape(
       input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation,
       groups: groups)
@@ -58,9 +78,17 @@ extension Functional {
     } else {
       conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
     }
+    if relu { reluForward(count: out.count, input: out.data, output: out.data) }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
-    return out.recording("conv2d", inputs) { g in
+    // The output's storage, not the tensor (which owns this closure): the ReLU mask.
+    let activated = relu ? out.storage : nil
+    return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient in
+      var g = gradient
+      if let activated {
+        g = Tensor(uninitializedShape: outShape)
+        reluBackward(count: g.count, output: activated.pointer, gradOutput: gradient.data, gradInput: g.data)
+      }
       var dx: Tensor? = nil
       if input.requiresGrad {
         dx = Tensor(uninitializedShape: input.shape)

@@ -19,7 +19,20 @@ public final class Sequential: Module {
 
   public override func forward(_ input: Tensor) throws -> Tensor {
     var x = input
-    for (_, layer) in namedChildren { x = try layer(x) }
+    let layers = self.layers
+    var i = 0
+    while i < layers.count {
+      // Conv2d then ReLU run as one op (one activation buffer) unless someone observes each layer.
+      if i + 1 < layers.count, let conv = layers[i] as? Conv2d, layers[i + 1] is ReLU, !x.isMeta,
+        ModuleCallObserver.current == nil
+      {
+        x = try conv.forwardWithReLU(x)
+        i += 2
+        continue
+      }
+      x = try layers[i](x)
+      i += 1
+    }
     return x
   }
 }
