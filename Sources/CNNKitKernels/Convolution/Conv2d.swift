@@ -52,6 +52,21 @@ func scatterChannels(
   }
 }
 
+/// `dY` of group `group` for images `firstImage ..< firstImage + count` as a
+/// `C_out/g × (count·oh·ow)` matrix: read in place for one image, else gathered into `staged`.
+func groupGradient(
+  _ s: Conv2dShape, _ gradOutput: UnsafePointer<Float>, firstImage: Int, count: Int, group: Int,
+  staged: UnsafeMutablePointer<Float>
+) -> UnsafePointer<Float> {
+  let spatial = s.outHeight * s.outWidth
+  let coutG = s.outChannelsPerGroup
+  if count == 1 { return gradOutput + (firstImage * s.outChannels + group * coutG) * spatial }
+  gatherChannels(
+    gradOutput, totalChannels: s.outChannels, spatial: spatial, firstImage: firstImage, count: count,
+    channelStart: group * coutG, channels: coutG, dst: staged)
+  return UnsafePointer(staged)
+}
+
 /// Adds `bias[c]` to every pixel of channel `c` of `count` NCHW images from `firstImage`.
 func addChannelBias(
   _ bias: UnsafePointer<Float>, channels: Int, spatial: Int, firstImage: Int, count: Int,
@@ -139,15 +154,7 @@ public func conv2dBackwardInput(
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
-        let dy: UnsafePointer<Float>
-        if count == 1 {
-          dy = gradOutput + (n0 * s.outChannels + g * coutG) * spatial
-        } else {
-          gatherChannels(
-            gradOutput, totalChannels: s.outChannels, spatial: spatial, firstImage: n0, count: count,
-            channelStart: g * coutG, channels: coutG, dst: staged)
-          dy = UnsafePointer(staged)
-        }
+        let dy = groupGradient(s, gradOutput, firstImage: n0, count: count, group: g, staged: staged)
         gemm(
           transposeA: true, transposeB: false, m: kdim, n: width, k: coutG,
           alpha: 1, a: weight + g * coutG * kdim, lda: kdim, b: dy, ldb: width,
@@ -221,15 +228,7 @@ public func conv2dBackwardWeight(
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
-        let dy: UnsafePointer<Float>
-        if count == 1 {
-          dy = gradOutput + (n0 * s.outChannels + g * coutG) * spatial
-        } else {
-          gatherChannels(
-            gradOutput, totalChannels: s.outChannels, spatial: spatial, firstImage: n0, count: count,
-            channelStart: g * coutG, channels: coutG, dst: staged)
-          dy = UnsafePointer(staged)
-        }
+        let dy = groupGradient(s, gradOutput, firstImage: n0, count: count, group: g, staged: staged)
         let channelOffset = g * s.inChannelsPerGroup
         PackedGEMM.run(
           kernel: MicroKernel.self, transposeA: false, m: coutG, n: kdim, k: width, alpha: 1, a: dy,
