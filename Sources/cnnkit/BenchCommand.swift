@@ -106,18 +106,18 @@ struct BenchCommand: ParsableCommand {
       let timer = LayerTimer(model: network)
       for i in 0..<(warmup + iterations) {
         let start = DispatchTime.now().uptimeNanoseconds
-        try CLIError.wrap {
-          try (perLayer && i >= warmup ? timer : ModuleCallObserver()).observing {
-            if mode == "train" {
-              optimizer.zeroGrad()
-              let loss = try Functional.crossEntropy(network(x), targets: labels)
-              loss.backward()
-              optimizer.step()
-            } else {
-              _ = try GradMode.withNoGrad { try network(x) }
-            }
+        let step = {
+          if mode == "train" {
+            optimizer.zeroGrad()
+            let loss = try Functional.crossEntropy(network(x), targets: labels)
+            loss.backward()
+            optimizer.step()
+          } else {
+            _ = try GradMode.withNoGrad { try network(x) }
           }
         }
+        // The timer observes every layer, which turns off fusions (Conv2d → ReLU): only when asked.
+        try CLIError.wrap { try perLayer && i >= warmup ? timer.observing(step) : step() }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if i >= warmup { seconds.append(elapsed) }
       }
