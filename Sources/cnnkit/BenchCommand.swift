@@ -230,11 +230,13 @@ final class LayerTimer: ModuleCallObserver {
       guard let times = samples[name]?.sorted(), !times.isEmpty else { continue }
       let median = times[times.count / 2]
       total += median
-      print(String(format: "  %-36@ %9.3f", name as NSString, median))
+      print("  " + name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " %9.3f", median))
     }
     print(
       String(
-        format: "  %-36@ %9.3f of %.3f ms per step", "forward total" as NSString, total, stepSeconds * 1e3))
+        format: "  %@ %9.3f of %.3f ms per step",
+        "forward total".padding(toLength: 36, withPad: " ", startingAt: 0), total,
+        stepSeconds * 1e3))
     samples = [:]
   }
 }

@@ -64,13 +64,10 @@ public final class Conv2d: Module {
 
   /// This layer followed by a ReLU, fused (`Functional.conv2dReLU`); errors name this layer.
   func forwardWithReLU(_ input: Tensor) throws -> Tensor {
-    do {
-      return try Functional.conv2dReLU(
+    try namingErrors {
+      try Functional.conv2dReLU(
         input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
         groups: groups)
-    } catch let error as TensorError {
-      if case .inLayer = error { throw error }
-      throw TensorError.inLayer(layer: "\(typeName)(\(extraDescription))", underlying: error.description)
     }
   }
 

@@ -60,15 +60,19 @@ open class Module {
   public func callAsFunction(_ input: Tensor) throws -> Tensor {
     let observer = ModuleCallObserver.current
     observer?.willCall(self, input: input.shape)
-    let output: Tensor
+    let output = try namingErrors { try forward(input) }
+    observer?.didCall(self, input: input.shape, output: output.shape)
+    return output
+  }
+
+  /// Runs `body`, wrapping a tensor error that names no layer yet in this layer's name.
+  func namingErrors(_ body: () throws -> Tensor) throws -> Tensor {
     do {
-      output = try forward(input)
+      return try body()
     } catch let error as TensorError {
       if case .inLayer = error { throw error }
       throw TensorError.inLayer(layer: "\(typeName)(\(extraDescription))", underlying: error.description)
     }
-    observer?.didCall(self, input: input.shape, output: output.shape)
-    return output
   }
 
   /// Switches this module and all its descendants to training (`true`) or evaluation mode.
