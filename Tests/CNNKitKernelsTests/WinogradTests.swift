@@ -101,6 +101,15 @@ final class WinogradTests: XCTestCase {
     check(s, bias: false, seed: 8, scratchBytes: 40_000)
   }
 
+  func testWideRowsRunEightTilesAtOnce() {
+    // 12 and 16 tiles per row: full 8-tile runs, a short run, and (with a small scratch) chunks
+    // that end inside a run.
+    check(shape(batch: 2, inChannels: 5, height: 11, width: 45, outChannels: 6, pad: 1), bias: true, seed: 51)
+    check(
+      shape(batch: 3, inChannels: 4, height: 9, width: 66, outChannels: 3, pad: 0), bias: false, seed: 52,
+      scratchBytes: 30_000)
+  }
+
   func testVGGLikeLayer() {
     let s = shape(batch: 1, inChannels: 64, height: 28, width: 28, outChannels: 64, pad: 1)
     check(s, bias: true, seed: 99)

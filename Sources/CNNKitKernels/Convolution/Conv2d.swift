@@ -94,6 +94,10 @@ public func conv2dForward(
     conv2dDirectForward(s, input: input, weight: weight, bias: bias, output: output)
     return
   }
+  if conv2dSpaceToDepthApplies(s) {
+    conv2dSpaceToDepthForward(s, input: input, weight: weight, bias: bias, output: output)
+    return
+  }
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
@@ -138,6 +142,10 @@ public func conv2dBackwardInput(
   // the micro-kernel's rows); LeNet's 6-channel layers are faster through col2im.
   if let t = conv2dInputGradientShape(s), conv2dWinogradApplies(t) || s.inChannelsPerGroup >= 48 {
     conv2dBackwardInputAsConvolution(s, t, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+    return
+  }
+  if conv2dSpaceToDepthApplies(s) {
+    conv2dSpaceToDepthBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
     return
   }
   let spatial = s.outHeight * s.outWidth
@@ -218,6 +226,11 @@ public func conv2dBackwardWeight(
       s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
     return
   }
+  if conv2dSpaceToDepthApplies(s) {
+    conv2dSpaceToDepthBackwardWeight(
+      s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+    return
+  }
   let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
@@ -242,13 +255,19 @@ public func conv2dBackwardWeight(
       }
     }
   }
-  if let gradBias {
-    Parallel.forEach(s.outChannels) { co in
-      var sum: Double = 0
-      for n in 0..<s.batch {
-        sum += sumKernel(count: spatial, gradOutput + (n * s.outChannels + co) * spatial)
-      }
-      gradBias[co] = Float(sum)
+  if let gradBias { conv2dBiasGradient(s, gradOutput: gradOutput, gradBias: gradBias) }
+}
+
+/// The bias gradient: `dY` summed over images and pixels, per output channel. Writes `gradBias`.
+func conv2dBiasGradient(
+  _ s: Conv2dShape, gradOutput: UnsafePointer<Float>, gradBias: UnsafeMutablePointer<Float>
+) {
+  let spatial = s.outHeight * s.outWidth
+  Parallel.forEach(s.outChannels) { co in
+    var sum: Double = 0
+    for n in 0..<s.batch {
+      sum += sumKernel(count: spatial, gradOutput + (n * s.outChannels + co) * spatial)
     }
+    gradBias[co] = Float(sum)
   }
 }

@@ -39,7 +39,8 @@ public func conv2dWinogradForward(
   let (cin, cout) = (s.inChannels, s.outChannels)
   let ld = plan.chunkStride
 
-  WinogradScratch.with(floats: 36 * (cout * cin + (cin + cout) * ld)) { scratch in
+  // 8 floats of slack: a ragged last group of tiles loads a whole vector.
+  WinogradScratch.with(floats: 36 * (cout * cin + (cin + cout) * ld) + 8) { scratch in
     let u = scratch
     let v = u + 36 * cout * cin
     let m = v + 36 * cin * ld
@@ -62,15 +63,38 @@ private func winogradForward(
   while start < plan.totalTiles {
     let count = min(plan.chunkTiles, plan.totalTiles - start)
     let groups = (count + 7) / 8
-    Parallel.forRanges(cin * groups, minimumChunk: 16) { items in
-      let gather = LaneGather()
-      defer { gather.free() }
-      for item in items {
-        let c = item / groups
-        let first = (item % groups) * 8
-        winogradTransformInput(
-          s, plan: plan, input: input, channel: c, firstTile: start + first,
-          lanes: min(8, count - first), v: v + c * ld + first, positionStride: cin * ld, gather: gather)
+    let images = plan.images(firstTile: start, count: count)
+    // Wide maps: runs of 8 tiles along a tile row, read with vector loads from a padded plane.
+    // Narrow ones (fewer than `rowRunMinimum` tiles a row) would leave lanes idle: gather instead.
+    if plan.rowRuns {
+      Parallel.forRanges(images.count * cin, minimumChunk: 4) { items in
+        let padded = PaddedPlane(s, plan: plan)
+        defer { padded.free() }
+        for item in items {
+          let (j, c) = item.quotientAndRemainder(dividingBy: cin)
+          let n = images.lowerBound + j
+          padded.load(s, plane: input + (n * cin + c) * s.inHeight * s.inWidth)
+          // A short run may store all 8 lanes when the extra ones belong to this image's later tiles:
+          // this loop overwrites them afterwards, and full-vector stores are much cheaper.
+          let end = min(start + count, (n + 1) * plan.tilesX * plan.tilesY) - start
+          plan.forEachGroup(image: n, firstTile: start, count: count) { ty, tx0, lanes, offset in
+            winogradInputRun(
+              padded, ty: ty, tx0: tx0, lanes: offset + 8 <= end ? 8 : lanes, v: v + c * ld + offset,
+              positionStride: cin * ld)
+          }
+        }
+      }
+    } else {
+      Parallel.forRanges(cin * groups, minimumChunk: 16) { items in
+        let gather = LaneGather()
+        defer { gather.free() }
+        for item in items {
+          let c = item / groups
+          let first = (item % groups) * 8
+          winogradGatherInput(
+            s, plan: plan, input: input, channel: c, firstTile: start + first,
+            lanes: min(8, count - first), v: v + c * ld + first, positionStride: cin * ld, gather: gather)
+        }
       }
     }
     // One GEMM per thread at a time: each is too small to pay for splitting it across threads.
@@ -80,16 +104,34 @@ private func winogradForward(
         a: u + position * cout * cin, lda: cin, b: v + position * cin * ld, ldb: ld,
         beta: 0, c: m + position * cout * ld, ldc: ld)
     }
-    Parallel.forRanges(cout * groups, minimumChunk: 16) { items in
-      let t = UnsafeMutablePointer<Lanes>.allocate(capacity: 40)
-      defer { t.deallocate() }
-      for item in items {
-        let co = item / groups
-        let first = (item % groups) * 8
-        winogradTransformOutput(
-          s, plan: plan, m: m + co * ld + first, positionStride: cout * ld, channel: co,
-          bias: bias.map { $0[co] } ?? 0, firstTile: start + first, lanes: min(8, count - first),
-          output: output, t: t)
+    if plan.rowRuns {
+      Parallel.forRanges(images.count * cout, minimumChunk: 4) { items in
+        let t = UnsafeMutablePointer<Lanes>.allocate(capacity: 44)
+        defer { t.deallocate() }
+        for item in items {
+          let (j, co) = item.quotientAndRemainder(dividingBy: cout)
+          let n = images.lowerBound + j
+          let plane = output + (n * cout + co) * s.outHeight * s.outWidth
+          let b = bias.map { $0[co] } ?? 0
+          plan.forEachGroup(image: n, firstTile: start, count: count) { ty, tx0, lanes, offset in
+            winogradOutputRun(
+              s, m: m + co * ld + offset, positionStride: cout * ld, bias: b, ty: ty, tx0: tx0, lanes: lanes,
+              plane: plane, t: t)
+          }
+        }
+      }
+    } else {
+      Parallel.forRanges(cout * groups, minimumChunk: 16) { items in
+        let t = UnsafeMutablePointer<Lanes>.allocate(capacity: 40)
+        defer { t.deallocate() }
+        for item in items {
+          let co = item / groups
+          let first = (item % groups) * 8
+          winogradScatterOutput(
+            s, plan: plan, m: m + co * ld + first, positionStride: cout * ld, channel: co,
+            bias: bias.map { $0[co] } ?? 0, firstTile: start + first, lanes: min(8, count - first),
+            output: output, t: t)
+        }
       }
     }
     start += count
@@ -105,6 +147,8 @@ struct WinogradPlan {
   /// Below this many tiles (batch · tiles per image) transforming the weights and the thin GEMMs
   /// cost more than they save: 16 tiles ran at 0.2–0.5×, 49–64 at 0.9–1.2×, 98 or more at 1.3–2×.
   static let minimumTiles = 96
+  /// Tiles per row from which input and output are transformed in runs along tile rows.
+  static let rowRunMinimum = 6
 
   let tilesX: Int
   let tilesY: Int
@@ -125,6 +169,38 @@ struct WinogradPlan {
     let tiles = (totalTiles + chunks - 1) / chunks
     chunkTiles = chunks == 1 ? tiles : (tiles + 7) / 8 * 8
     chunkStride = (chunkTiles + 7) / 8 * 8
+  }
+
+  /// Whether tiles are transformed in runs along tile rows (else gathered 8 at a time).
+  var rowRuns: Bool { tilesX >= Self.rowRunMinimum }
+
+  /// The images that tiles `firstTile ..< firstTile + count` belong to.
+  func images(firstTile: Int, count: Int) -> Range<Int> {
+    let perImage = tilesX * tilesY
+    return firstTile / perImage..<((firstTile + count - 1) / perImage + 1)
+  }
+
+  /// Calls `body(ty, tx0, lanes, offset)` for each run of at most 8 tiles of image `image` that lie
+  /// in one tile row and in `firstTile ..< firstTile + count`; `offset` is the run's first tile
+  /// counted from `firstTile`.
+  @inline(__always)
+  func forEachGroup(image: Int, firstTile: Int, count: Int, _ body: (Int, Int, Int, Int) -> Void) {
+    let perImage = tilesX * tilesY
+    let base = image * perImage
+    let lo = max(firstTile, base) - base
+    let hi = min(firstTile + count, base + perImage) - base
+    var ty = lo / tilesX
+    while ty * tilesX < hi {
+      let rowStart = ty * tilesX
+      var tx = max(lo, rowStart) - rowStart
+      let txEnd = min(hi - rowStart, tilesX)
+      while tx < txEnd {
+        let lanes = min(8, txEnd - tx)
+        body(ty, tx, lanes, base + rowStart + tx - firstTile)
+        tx += lanes
+      }
+      ty += 1
+    }
   }
 }
 
@@ -182,8 +258,13 @@ private func store(_ x: Lanes, _ p: UnsafeMutablePointer<Float>) {
 private func storeLanes(_ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
   if lanes == 8 {
     store(x, p)
-  } else {
-    for k in 0..<lanes { p[k] = x[k] }
+    return
+  }
+  // Through memory: picking lanes out of the register splits the vector work into halves.
+  withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 1) { staged in
+    staged[0] = x
+    let floats = UnsafeRawPointer(staged.baseAddress!).assumingMemoryBound(to: Float.self)
+    for k in 0..<lanes { p[k] = floats[k] }
   }
 }
 
@@ -271,6 +352,146 @@ private func winogradTransformWeights(
   }
 }
 
+/// One thread's zero-bordered copy of an input plane, laid out so that every run of 8 tiles reads
+/// its 6 rows with plain vector loads: padded pixel `(y, x)` is input pixel `(y − pad, x − pad)`.
+/// 32 spare columns keep a run's 36-float row loads inside the buffer.
+private struct PaddedPlane {
+  let pointer: UnsafeMutablePointer<Float>
+  let width: Int
+  let height: Int
+  /// Room for the 36 row-transformed vectors of one run of tiles.
+  let rows: UnsafeMutablePointer<Lanes>
+
+  init(_ s: Conv2dShape, plan: WinogradPlan) {
+    width = 4 * plan.tilesX + 32
+    height = 4 * plan.tilesY + 2
+    pointer = .allocate(capacity: width * height)
+    pointer.initialize(repeating: 0, count: width * height)
+    rows = .allocate(capacity: 36)
+  }
+
+  /// Copies one input plane in; the border stays zero because every plane has the same geometry.
+  func load(_ s: Conv2dShape, plane: UnsafePointer<Float>) {
+    let rows = min(s.inHeight, height - s.padHeight)
+    let cols = min(s.inWidth, width - s.padWidth)
+    for y in 0..<rows {
+      (pointer + (y + s.padHeight) * width + s.padWidth).update(from: plane + y * s.inWidth, count: cols)
+    }
+  }
+
+  func free() {
+    pointer.deallocate()
+    rows.deallocate()
+  }
+}
+
+@inline(__always)
+private func even(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]) }
+@inline(__always)
+private func odd(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]) }
+@inline(__always)
+private func zipLow(_ a: Lanes, _ b: Lanes) -> Lanes { Lanes(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]) }
+@inline(__always)
+private func zipHigh(_ a: Lanes, _ b: Lanes) -> Lanes {
+  Lanes(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+}
+
+/// Columns 0…5 of 8 consecutive tiles along one padded row starting at `p`: column `c` of tile `k`
+/// is `p[4k + c]`, split out of contiguous loads by two rounds of even/odd unzips.
+@inline(__always)
+private func tileColumns(_ p: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+  let (a0, a1, a2, a3) = (load(p), load(p + 8), load(p + 16), load(p + 24))
+  let (b0, b1, b2, b3) = (load(p + 4), load(p + 12), load(p + 20), load(p + 28))
+  let (e0, o0, e1, o1) = (even(a0, a1), odd(a0, a1), even(a2, a3), odd(a2, a3))
+  let (f0, g0, f1, g1) = (even(b0, b1), odd(b0, b1), even(b2, b3), odd(b2, b3))
+  return (even(e0, e1), even(o0, o1), odd(e0, e1), odd(o0, o1), even(f0, f1), even(g0, g1))
+}
+
+/// Transforms tiles `tx0 ..< tx0 + lanes` of tile row `ty` of the plane in `padded`, one tile per
+/// lane, and stores position `e` of lane `k` at `v[e · positionStride + k]`.
+@inline(__always)
+private func winogradInputRun(
+  _ padded: PaddedPlane, ty: Int, tx0: Int, lanes: Int, v: UnsafeMutablePointer<Float>, positionStride: Int
+) {
+  let d = padded.rows
+  let w = padded.width
+  let base = UnsafePointer(padded.pointer + 4 * ty * w + 4 * tx0)
+  // Along each patch row first, into d[6r + j].
+  for r in 0..<6 {
+    let c = tileColumns(base + r * w)
+    (d[6 * r], d[6 * r + 1], d[6 * r + 2], d[6 * r + 3], d[6 * r + 4], d[6 * r + 5]) = inputLine(
+      c.0, c.1, c.2, c.3, c.4, c.5)
+  }
+  // Then down each column, straight to the transformed-input matrix.
+  for c in 0..<6 {
+    let o = inputLine(d[c], d[6 + c], d[12 + c], d[18 + c], d[24 + c], d[30 + c])
+    storeLanes(o.0, v + c * positionStride, lanes)
+    storeLanes(o.1, v + (6 + c) * positionStride, lanes)
+    storeLanes(o.2, v + (12 + c) * positionStride, lanes)
+    storeLanes(o.3, v + (18 + c) * positionStride, lanes)
+    storeLanes(o.4, v + (24 + c) * positionStride, lanes)
+    storeLanes(o.5, v + (30 + c) * positionStride, lanes)
+  }
+}
+
+/// Inverse-transforms tiles `tx0 ..< tx0 + lanes` of tile row `ty` of one output plane from
+/// `m[e · positionStride + lane]`, adds `bias` and writes the in-bounds part of each 4×4 tile.
+/// `t` is room for 44 vectors.
+@inline(__always)
+private func winogradOutputRun(
+  _ s: Conv2dShape, m: UnsafePointer<Float>, positionStride: Int, bias: Float, ty: Int, tx0: Int,
+  lanes: Int, plane: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Lanes>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  // Rows of the 6×6 products to 6×4, in t[4i + x].
+  for i in 0..<6 {
+    let row = m + 6 * i * positionStride
+    let o = outputLine(
+      load(row), load(row + positionStride), load(row + 2 * positionStride),
+      load(row + 3 * positionStride), load(row + 4 * positionStride), load(row + 5 * positionStride))
+    (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]) = o
+  }
+  // Columns to 4×4 plus bias; each output row of the 8 tiles is interleaved into 32 floats.
+  let b = Lanes(repeating: bias)
+  let y0 = 4 * ty
+  let x0 = 4 * tx0
+  let rows = min(4, oh - y0)
+  let width = min(4 * lanes, ow - x0)
+  for x in 0..<4 {
+    let o = outputLine(t[x], t[4 + x], t[8 + x], t[12 + x], t[16 + x], t[20 + x])
+    (t[24 + x], t[28 + x], t[32 + x], t[36 + x]) = (o.0 + b, o.1 + b, o.2 + b, o.3 + b)
+  }
+  for r in 0..<rows {
+    let (c0, c1, c2, c3) = (t[24 + 4 * r], t[25 + 4 * r], t[26 + 4 * r], t[27 + 4 * r])
+    let (u0, u1) = (zipLow(c0, c2), zipLow(c1, c3))
+    let (u2, u3) = (zipHigh(c0, c2), zipHigh(c1, c3))
+    let dst = plane + (y0 + r) * ow + x0
+    if width == 32 {
+      store(zipLow(u0, u1), dst)
+      store(zipHigh(u0, u1), dst + 8)
+      store(zipLow(u2, u3), dst + 16)
+      store(zipHigh(u2, u3), dst + 24)
+    } else {
+      let staged = UnsafeMutableRawPointer(t + 40).assumingMemoryBound(to: Float.self)
+      store(zipLow(u0, u1), staged)
+      store(zipHigh(u0, u1), staged + 8)
+      store(zipLow(u2, u3), staged + 16)
+      store(zipHigh(u2, u3), staged + 24)
+      // A short copy: a call to memmove would cost more than the copy.
+      var x = 0
+      while x + 4 <= width {
+        UnsafeMutableRawPointer(dst + x).storeBytes(
+          of: UnsafeRawPointer(staged + x).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+        x += 4
+      }
+      while x < width {
+        dst[x] = staged[x]
+        x += 1
+      }
+    }
+  }
+}
+
 /// One thread's buffers for gathering 8 input tiles into SIMD lanes.
 ///
 /// A lane reads its 6×6 patch straight from the image when the patch lies inside it, else from a
@@ -303,7 +524,7 @@ private struct LaneGather {
 /// `firstTile`, and stores position `e` of lane `k` at `v[e · positionStride + k]`. All 8 lanes are
 /// stored; the caller's row stride leaves room for them.
 @inline(__always)
-private func winogradTransformInput(
+private func winogradGatherInput(
   _ s: Conv2dShape, plan: WinogradPlan, input: UnsafePointer<Float>, channel: Int, firstTile: Int,
   lanes: Int, v: UnsafeMutablePointer<Float>, positionStride: Int, gather: LaneGather
 ) {
@@ -380,7 +601,7 @@ private func winogradTransformInput(
 /// `m[e · positionStride + lane]`, adds `bias` and writes the in-bounds part of each 4×4 tile.
 /// `t` is room for 40 vectors.
 @inline(__always)
-private func winogradTransformOutput(
+private func winogradScatterOutput(
   _ s: Conv2dShape, plan: WinogradPlan, m: UnsafePointer<Float>, positionStride: Int, channel: Int,
   bias: Float, firstTile: Int, lanes: Int, output: UnsafeMutablePointer<Float>,
   t: UnsafeMutablePointer<Lanes>
