@@ -152,7 +152,8 @@ extension BenchCommand {
     ("alexnet conv1", 64, 3025, 363, false), ("alexnet conv2", 192, 729, 1600, false),
     ("alexnet conv3", 384, 169, 1728, false), ("alexnet conv4", 256, 169, 3456, false),
     ("alexnet conv5", 256, 169, 2304, false), ("alexnet conv3 ×32", 384, 169 * 32, 1728, false),
-    ("alexnet conv5 ×32", 256, 169 * 32, 2304, false), ("alexnet fc6 ×128 (x·Wᵀ)", 128, 4096, 9216, true),
+    ("alexnet conv5 ×32", 256, 169 * 32, 2304, false), ("alexnet fc6 ×32 (x·Wᵀ)", 32, 4096, 9216, true),
+    ("alexnet fc6 ×128 (x·Wᵀ)", 128, 4096, 9216, true),
     ("conv3 dW ×32 (dY·colsᵀ)", 384, 1728, 169 * 32, true), ("square 1024", 1024, 1024, 1024, false),
   ]
 

@@ -133,6 +133,15 @@ final class GEMMTests: XCTestCase {
     }
   }
 
+  func testFewRowsTimesTransposedStreamAsDotProducts() {
+    // x · Wᵀ at a small batch (the dot-product path): depths past one 2048-deep slice and vector
+    // tails, rows and columns not multiples of 4, padded leading dimensions.
+    for (m, n, k) in [(3, 67, 2100), (13, 130, 300), (32, 64, 4097), (5, 301, 257)] {
+      check(false, true, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2)
+      check(false, true, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true)
+    }
+  }
+
   func testMatrixVectorShapes() {
     for (ta, tb) in Self.transposes {
       for k in [1, 3, 15, 16, 17, 64, 1000] {

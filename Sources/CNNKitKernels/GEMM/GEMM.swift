@@ -2,7 +2,8 @@
 ///
 /// Same contract as `gemmReference`: `op(A)` is `m×k` (A stored `k×m` when `transposeA`), `op(B)` is
 /// `k×n` (B stored `n×k` when `transposeB`). `beta == 0` overwrites C without reading it.
-/// Packed, cache-blocked and SIMD; one-row or one-column products stream as matrix-vector products.
+/// Packed, cache-blocked and SIMD; one-row or one-column products stream as matrix-vector products,
+/// and `A · Bᵀ` with few rows of A (a small-batch fully connected layer) as dot products.
 public func gemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -18,6 +19,10 @@ public func gemm(
     gemvDispatch(
       transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  if !transposeA && transposeB && GEMMDot.applies(m: m, n: n, k: k) {
+    GEMMDot.run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     return
   }
   PackedGEMM.run(
