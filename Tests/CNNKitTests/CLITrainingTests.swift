@@ -122,7 +122,7 @@ extension CLITests {
     let gemm = try run(["bench", "--kernel", "gemm", "--iterations", "1", "--warmup", "0", "--peak", "100"])
     XCTAssertEqual(gemm.status, 0, gemm.stderr)
     let rows = gemm.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
-    XCTAssertEqual(rows.count, 10, gemm.stdout)
+    XCTAssertEqual(rows.count, 11, gemm.stdout)
     XCTAssertTrue(rows.allSatisfy { $0.contains("\"kernel\":\"gemm\"") })
   }
 
