@@ -74,14 +74,16 @@ public func reluBackwardMasked(
   forMaskWords(count) { words in
     let zero = Vector(repeating: 0)
     let bits = maskBits
+    // A vector, not the literal 0: comparing with a scalar compiled to a loop over the lanes.
+    let clear = SIMD16<UInt32>(repeating: 0)
     for w in words {
       let i = w * 32
       let word = mask[w]
       if i + 32 <= count {
         let lo = SIMD16<UInt32>(repeating: word & 0xFFFF) & bits
         let hi = SIMD16<UInt32>(repeating: word >> 16) & bits
-        store(zero.replacing(with: load(gradOutput, i), where: lo .!= 0), gradInput, i)
-        store(zero.replacing(with: load(gradOutput, i + 16), where: hi .!= 0), gradInput, i + 16)
+        store(zero.replacing(with: load(gradOutput, i), where: lo .!= clear), gradInput, i)
+        store(zero.replacing(with: load(gradOutput, i + 16), where: hi .!= clear), gradInput, i + 16)
       } else {
         for j in 0..<(count - i) { gradInput[i + j] = word & (1 << UInt32(j)) != 0 ? gradOutput[i + j] : 0 }
       }
@@ -114,14 +116,15 @@ public func maskedScaleKernel(
     let zero = Vector(repeating: 0)
     let bits = maskBits
     let factor = Vector(repeating: scale)
+    let clear = SIMD16<UInt32>(repeating: 0)
     for w in words {
       let i = w * 32
       let word = mask[w]
       if i + 32 <= count {
         let lo = SIMD16<UInt32>(repeating: word & 0xFFFF) & bits
         let hi = SIMD16<UInt32>(repeating: word >> 16) & bits
-        store(load(input, i) * zero.replacing(with: factor, where: lo .!= 0), output, i)
-        store(load(input, i + 16) * zero.replacing(with: factor, where: hi .!= 0), output, i + 16)
+        store(load(input, i) * zero.replacing(with: factor, where: lo .!= clear), output, i)
+        store(load(input, i + 16) * zero.replacing(with: factor, where: hi .!= clear), output, i + 16)
       } else {
         for j in 0..<(count - i) { output[i + j] = input[i + j] * (word & (1 << UInt32(j)) != 0 ? scale : 0) }
       }

@@ -193,22 +193,27 @@ public func maxPool2dWindowIndices(
   _ s: Pool2dShape, indices: UnsafePointer<Int32>, windowIndices: UnsafeMutablePointer<UInt8>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
-  let inWidth = s.inWidth
+  let inWidth = Int32(s.inWidth)
+  let strideWidth = Int32(s.strideWidth)
+  // Window position p = ky·inWidth + kx becomes ky·kw + kx = p − ky·(inWidth − kw).
+  let shrink = inWidth - Int32(s.kernelWidth)
+  let kernelHeight = Int32(s.kernelHeight)
   forPlanes(s.batch * s.channels, planeSize: oh * ow * 16) { planes in
     for plane in planes {
       let idx = indices + plane * oh * ow
       let dst = windowIndices + plane * oh * ow
       for y in 0..<oh {
-        let rowOrigin = (y * s.strideHeight - s.padHeight) * inWidth - s.padWidth
+        let rowOrigin = Int32((y * s.strideHeight - s.padHeight) * s.inWidth - s.padWidth)
         for x in 0..<ow {
-          // ky·inWidth + kx with kx < kw ≤ inWidth: ky is how many whole rows fit.
-          var offset = Int(idx[y * ow + x]) - rowOrigin - x * s.strideWidth
-          var ky = 0
-          while offset >= inWidth {
-            offset -= inWidth
-            ky += 1
+          let p = idx[y * ow + x] &- rowOrigin &- Int32(truncatingIfNeeded: x) &* strideWidth
+          // kx < kw ≤ inWidth, so ky counts the whole rows in p (branch-free).
+          var ky: Int32 = 0
+          var row: Int32 = 1
+          while row < kernelHeight {
+            ky &+= p >= row &* inWidth ? 1 : 0
+            row &+= 1
           }
-          dst[y * ow + x] = UInt8(truncatingIfNeeded: ky * s.kernelWidth + offset)
+          dst[y * ow + x] = UInt8(truncatingIfNeeded: p &- ky &* shrink)
         }
       }
     }
