@@ -8,7 +8,8 @@ import Foundation
 /// Cached bytes are bounded by the peak of live bytes seen so far (at least `minimumBudget`), so the
 /// pool never raises the process's peak footprint by more than the budget floor. To make room it
 /// frees the smallest cached buffers first: those come back cheaply from malloc's heap, while a
-/// large one (mmap'd) costs a page fault per page every time it is allocated afresh.
+/// large one (mmap'd) costs a page fault per page every time it is allocated afresh. For the same
+/// reason a large request with no cached buffer of its size is cut from the front of a larger one.
 public enum BufferPool {
   /// Cached bytes always allowed, whatever the peak of live bytes.
   public static let minimumBudget = 64 << 20
@@ -40,6 +41,20 @@ public enum BufferPool {
     peakLiveBytes = max(peakLiveBytes, liveBytes)
     if enabled, let buffer = free[size]?.popLast() {
       cachedBytes -= size
+      hitCount += 1
+      lock.unlock()
+      return (buffer, size)
+    }
+    if enabled, size >= LargeAllocation.threshold, LargeAllocation.splitsMappings,
+      let larger = free.keys.filter({ $0 > size && !(free[$0]?.isEmpty ?? true) }).min(),
+      let buffer = free[larger]?.popLast()
+    {
+      // Pages already resident serve the request (no page faults); the rest stays cached.
+      cachedBytes -= larger
+      if let rest = LargeAllocation.split(buffer, bytes: larger, keeping: size) {
+        free[larger - size, default: []].append(rest)
+        cachedBytes += larger - size
+      }
       hitCount += 1
       lock.unlock()
       return (buffer, size)

@@ -38,4 +38,31 @@ public enum LargeAllocation {
     #endif
     pointer.deallocate()
   }
+
+  /// Whether buffers of `threshold` bytes or more are mappings that `split` can cut.
+  public static var splitsMappings: Bool {
+    #if canImport(Glibc) || canImport(Darwin)
+      return true
+    #else
+      return false
+    #endif
+  }
+
+  /// Cuts a mapped buffer of `bytes` into its first `keeping` bytes and the rest, without touching
+  /// a page: each part is released on its own later. A rest below `threshold` (which `deallocate`
+  /// would take for a `malloc` block) is unmapped now and nil returned. Needs `splitsMappings`,
+  /// `keeping ≥ threshold` and `keeping` a multiple of the page size.
+  public static func split(_ pointer: UnsafeMutableRawPointer, bytes: Int, keeping: Int)
+    -> UnsafeMutableRawPointer?
+  {
+    precondition(splitsMappings && keeping >= threshold && keeping < bytes && keeping % 4096 == 0)
+    let rest = pointer + keeping
+    #if canImport(Glibc) || canImport(Darwin)
+      if bytes - keeping < threshold {
+        munmap(rest, bytes - keeping)
+        return nil
+      }
+    #endif
+    return rest
+  }
 }
