@@ -141,7 +141,17 @@ struct BenchCommand: ParsableCommand {
       ]
       let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
       print(String(decoding: data, as: UTF8.self))
+      if ProcessInfo.processInfo.environment["CNNKIT_MEMORY_STATS"] != nil { printMemoryStatistics() }
     }
+  }
+
+  /// Where the peak RSS goes, for `CNNKIT_MEMORY_STATS=1`: the buffer pool's live peak and cache.
+  private func printMemoryStatistics() {
+    let pool = BufferPool.statistics
+    let mib = { (bytes: Int) in String(format: "%.0f", Double(bytes) / 1_048_576) }
+    print(
+      "buffer pool: peak live \(mib(pool.peakLiveBytes)) MiB, live \(mib(pool.liveBytes)) MiB, cached "
+        + "\(mib(pool.cachedBytes)) MiB, \(pool.hits) hits, \(pool.misses) misses")
   }
 }
 

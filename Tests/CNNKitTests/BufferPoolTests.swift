@@ -1,4 +1,5 @@
 import CNNKit
+import CNNKitKernels
 import XCTest
 
 final class BufferPoolTests: XCTestCase {
@@ -26,6 +27,30 @@ final class BufferPoolTests: XCTestCase {
     XCTAssertGreaterThan(BufferPool.statistics.hits, before)
     XCTAssertTrue(clean.scalars.allSatisfy { $0 == 0 && $0.sign == .plus })
     XCTAssertTrue(Tensor(repeating: 2, shape: [count]).scalars.allSatisfy { $0 == 2 })
+  }
+
+  func testLargeRequestIsCutFromALargerCachedBuffer() throws {
+    try XCTSkipUnless(LargeAllocation.splitsMappings)
+    BufferPool.trim()
+    var big: Tensor? = Tensor(uninitializedShape: [1_500_000])
+    let address = big!.data
+    big = nil
+    let before = BufferPool.statistics
+    // A smaller size class: served from the front of the cached 6 MB buffer, its pages already there.
+    let small = Tensor(repeating: 3, shape: [600_000])
+    let after = BufferPool.statistics
+    XCTAssertEqual(small.data, address)
+    XCTAssertEqual(after.misses, before.misses)
+    XCTAssertEqual(after.hits, before.hits + 1)
+    let rest = BufferPool.sizeClass(forBytes: 6_000_000) - BufferPool.sizeClass(forBytes: 2_400_000)
+    XCTAssertEqual(after.cachedBytes, before.cachedBytes - BufferPool.sizeClass(forBytes: 6_000_000) + rest)
+    // The rest is a buffer of its own: handed out, written and freed without touching `small`.
+    do {
+      let other = Tensor(repeating: 5, shape: [rest / 4])
+      let expected = UnsafeMutableRawPointer(address) + BufferPool.sizeClass(forBytes: 2_400_000)
+      XCTAssertEqual(UnsafeMutableRawPointer(other.data), expected)
+    }
+    XCTAssertTrue(small.scalars.allSatisfy { $0 == 3 })
   }
 
   func testSteadyTrainingStepAllocatesFromThePool() throws {

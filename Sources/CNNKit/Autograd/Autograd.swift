@@ -15,10 +15,11 @@ final class GradNode {
   let operation: String
   /// One entry per input; nil where the input needs no gradient.
   private(set) var edges: [GradEdge?]
-  /// Released (with everything it captured) once the node has run.
-  private(set) var backward: ((Tensor) -> [Tensor?])?
+  /// Released (with everything it captured) once the node has run. The flag says whether the
+  /// backward pass owns the gradient exclusively, so the rule may overwrite it and return it.
+  private(set) var backward: ((Tensor, Bool) -> [Tensor?])?
 
-  init(operation: String, edges: [GradEdge?], backward: @escaping (Tensor) -> [Tensor?]) {
+  init(operation: String, edges: [GradEdge?], backward: @escaping (Tensor, Bool) -> [Tensor?]) {
     self.operation = operation
     self.edges = edges
     self.backward = backward
@@ -57,6 +58,15 @@ extension Tensor {
   @discardableResult
   func recording(_ operation: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor
   {
+    recording(operation, inputs) { g, _ in backward(g) }
+  }
+
+  /// `recording` for a rule that may write its result into the gradient it is given when the second
+  /// argument is true (the pass owns that buffer exclusively), saving a buffer the gradient's size.
+  @discardableResult
+  func recording(
+    _ operation: String, _ inputs: [Tensor], backward: @escaping (Tensor, _ owned: Bool) -> [Tensor?]
+  ) -> Tensor {
     guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
     requiresGrad = true
     gradNode = GradNode(
@@ -142,7 +152,7 @@ private struct BackwardPass {
     guard let (g, gOwned) = grads.removeValue(forKey: ObjectIdentifier(node)), let rule = node.backward else {
       return nil
     }
-    let results = rule(g)
+    let results = rule(g, gOwned)
     return results.enumerated().map { i, t in
       guard let t else { return nil }
       let shared = results.enumerated().contains { j, other in j != i && other?.storage === t.storage }

@@ -5,17 +5,13 @@ extension Functional {
   public static func relu(_ input: Tensor) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     let out = Tensor(uninitializedShape: input.shape)
-    reluForward(count: input.count, input: input.data, output: out.data)
-    // Keep the output's storage, not the tensor: the tensor owns this closure, and capturing it
-    // would make a cycle that leaks every graph never differentiated. Not the input either, so
-    // its buffer is freed once the forward pass moves on.
-    let saved = out.storage
-    let shape = input.shape
-    return out.recording("relu", [input]) { g in
-      let dx = Tensor(uninitializedShape: shape)
-      reluBackward(count: dx.count, output: saved.pointer, gradOutput: g.data, gradInput: dx.data)
-      return [dx]
+    guard GradMode.enabled && input.requiresGrad else {
+      reluForward(count: input.count, input: input.data, output: out.data)
+      return out
     }
+    // A bit mask, not the output or the input: both are freed once the forward pass moves on.
+    let mask = ReLUMask(applyingReLUTo: out, input: input)
+    return out.recording("relu", [input]) { g, owned in [mask.backward(g, owned: owned)] }
   }
 
   /// Inverted dropout: in training, zeroes each element with probability `p` and scales the rest by
@@ -26,18 +22,20 @@ extension Functional {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     guard training, p > 0 else { return input }
     let count = input.count
-    let mask = Tensor(zeros: input.shape)
+    // One keep bit per element (the same draws as a float mask would take, in order).
+    let words = TensorStorage(count: reluMaskWords(count: count))
+    let mask = UnsafeMutableRawPointer(words.pointer).bindMemory(
+      to: UInt32.self, capacity: max(1, words.count))
     if p < 1 {
-      let keep = 1 / (1 - p)
-      let m = mask.data
-      for i in 0..<count { m[i] = rng.nextUniform() < p ? 0 : keep }
+      for i in 0..<count where !(rng.nextUniform() < p) { mask[i / 32] |= 1 << UInt32(i % 32) }
     }
+    let keep = p < 1 ? 1 / (1 - p) : 0
     let out = Tensor(uninitializedShape: input.shape)
-    multiplyKernel(count: count, input.data, mask.data, out.data)
-    let shape = input.shape
-    return out.recording("dropout", [input]) { g in
-      let dx = Tensor(uninitializedShape: shape)
-      multiplyKernel(count: count, g.data, mask.data, dx.data)
+    maskedScaleKernel(count: count, mask: mask, scale: keep, input: input.data, output: out.data)
+    return out.recording("dropout", [input]) { g, owned in
+      let dx = owned ? g : Tensor(uninitializedShape: g.shape)
+      let mask = UnsafeRawPointer(words.pointer).assumingMemoryBound(to: UInt32.self)
+      maskedScaleKernel(count: count, mask: mask, scale: keep, input: g.data, output: dx.data)
       return [dx]
     }
   }
@@ -70,5 +68,42 @@ extension Functional {
       backward(rows, columns, saved.pointer, g.data, dx.data)
       return [dx]
     }
+  }
+}
+
+/// Which elements of a ReLU's output are positive, one bit each: what its backward needs, at 1/32 of
+/// the output's size, so the output itself is freed as soon as the next layer is done with it.
+final class ReLUMask {
+  private let words: TensorStorage
+  private let count: Int
+  private let shape: [Int]
+
+  /// Applies ReLU to `tensor` in place; returns its mask when autograd will record an op on `inputs`.
+  static func applyReLU(to tensor: Tensor, inputs: [Tensor]) -> ReLUMask? {
+    guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else {
+      reluForward(count: tensor.count, input: tensor.data, output: tensor.data)
+      return nil
+    }
+    return ReLUMask(applyingReLUTo: tensor, input: tensor)
+  }
+
+  /// Writes `relu(input)` into `output` (which may be `input`) and records its mask.
+  init(applyingReLUTo output: Tensor, input: Tensor) {
+    count = output.count
+    shape = output.shape
+    words = TensorStorage(uninitializedCount: reluMaskWords(count: count))
+    reluForwardMasked(count: count, input: input.data, output: output.data, mask: bits)
+  }
+
+  private var bits: UnsafeMutablePointer<UInt32> {
+    UnsafeMutableRawPointer(words.pointer).assumingMemoryBound(to: UInt32.self)
+  }
+
+  /// The gradient of the ReLU's input from `g`, its output's: written into `g` when the backward pass
+  /// owns it, else into a new tensor.
+  func backward(_ g: Tensor, owned: Bool) -> Tensor {
+    let dx = owned ? g : Tensor(uninitializedShape: shape)
+    reluBackwardMasked(count: count, mask: bits, gradOutput: g.data, gradInput: dx.data)
+    return dx
   }
 }

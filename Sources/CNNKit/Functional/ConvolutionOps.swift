@@ -78,17 +78,12 @@ extension Functional {
     } else {
       conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
     }
-    if relu { reluForward(count: out.count, input: out.data, output: out.data) }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
-    // The output's storage, not the tensor (which owns this closure): the ReLU mask.
-    let activated = relu ? out.storage : nil
-    return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient in
-      var g = gradient
-      if let activated {
-        g = Tensor(uninitializedShape: outShape)
-        reluBackward(count: g.count, output: activated.pointer, gradOutput: gradient.data, gradInput: g.data)
-      }
+    // A bit mask, not the output (which the next layer may not keep), is what the ReLU's backward needs.
+    let activated = relu ? ReLUMask.applyReLU(to: out, inputs: inputs) : nil
+    return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient, owned in
+      let g = activated?.backward(gradient, owned: owned) ?? gradient
       var dx: Tensor? = nil
       if input.requiresGrad {
         dx = Tensor(uninitializedShape: input.shape)

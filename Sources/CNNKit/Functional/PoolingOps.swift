@@ -43,10 +43,23 @@ extension Functional {
     maxPool2dForward(s, input: input.data, output: out.data, indices: indices)
     guard GradMode.enabled && input.requiresGrad else { return out }
     let inputShape = input.shape
+    guard maxPool2dWindowIndicesApply(s) else {
+      return out.recording("max_pool2d", [input]) { g in
+        let dx = Tensor(uninitializedShape: inputShape)
+        let indices = UnsafeMutableRawPointer(keeper.pointer).assumingMemoryBound(to: Int32.self)
+        maxPool2dBackward(s, gradOutput: g.data, indices: indices, gradInput: dx.data)
+        return [dx]
+      }
+    }
+    // Kept for backward as one byte per output (the winner's place in its window), not four.
+    let compact = TensorStorage(uninitializedCount: (out.count + 3) / 4)
+    let windowIndices = UnsafeMutableRawPointer(compact.pointer).bindMemory(
+      to: UInt8.self, capacity: max(1, out.count))
+    maxPool2dWindowIndices(s, indices: indices, windowIndices: windowIndices)
     return out.recording("max_pool2d", [input]) { g in
       let dx = Tensor(uninitializedShape: inputShape)
-      let indices = UnsafeMutableRawPointer(keeper.pointer).assumingMemoryBound(to: Int32.self)
-      maxPool2dBackward(s, gradOutput: g.data, indices: indices, gradInput: dx.data)
+      let windowIndices = UnsafeRawPointer(compact.pointer).assumingMemoryBound(to: UInt8.self)
+      maxPool2dBackward(s, gradOutput: g.data, windowIndices: windowIndices, gradInput: dx.data)
       return [dx]
     }
   }

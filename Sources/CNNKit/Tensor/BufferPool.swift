@@ -1,3 +1,4 @@
+import CNNKitKernels
 import Foundation
 
 /// A size-bucketed cache of 64-byte aligned buffers behind `TensorStorage`.
@@ -7,7 +8,8 @@ import Foundation
 /// Cached bytes are bounded by the peak of live bytes seen so far (at least `minimumBudget`), so the
 /// pool never raises the process's peak footprint by more than the budget floor. To make room it
 /// frees the smallest cached buffers first: those come back cheaply from malloc's heap, while a
-/// large one (mmap'd) costs a page fault per page every time it is allocated afresh.
+/// large one (mmap'd) costs a page fault per page every time it is allocated afresh. For the same
+/// reason a large request with no cached buffer of its size is cut from the front of a larger one.
 public enum BufferPool {
   /// Cached bytes always allowed, whatever the peak of live bytes.
   public static let minimumBudget = 64 << 20
@@ -43,12 +45,26 @@ public enum BufferPool {
       lock.unlock()
       return (buffer, size)
     }
+    if enabled, size >= LargeAllocation.threshold, LargeAllocation.splitsMappings,
+      let larger = free.keys.filter({ $0 > size && !(free[$0]?.isEmpty ?? true) }).min(),
+      let buffer = free[larger]?.popLast()
+    {
+      // Pages already resident serve the request (no page faults); the rest stays cached.
+      cachedBytes -= larger
+      if let rest = LargeAllocation.split(buffer, bytes: larger, keeping: size) {
+        free[larger - size, default: []].append(rest)
+        cachedBytes += larger - size
+      }
+      hitCount += 1
+      lock.unlock()
+      return (buffer, size)
+    }
     missCount += 1
     // Make room: live + cached stays within the larger of the live peak and the floor.
     let evicted = evictSmallest(toFit: 0, below: Int.max)
     lock.unlock()
-    for p in evicted { p.deallocate() }
-    return (UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size)
+    for (p, n) in evicted { LargeAllocation.deallocate(p, bytes: n) }
+    return (LargeAllocation.allocate(bytes: size), size)
   }
 
   /// Takes back a buffer from `allocate` with its size class. Smaller cached buffers make way for it
@@ -56,32 +72,32 @@ public enum BufferPool {
   static func release(_ buffer: UnsafeMutableRawPointer, size: Int) {
     lock.lock()
     liveBytes -= size
-    var evicted: [UnsafeMutableRawPointer] = []
+    var evicted: [(UnsafeMutableRawPointer, Int)] = []
     if enabled {
       evicted = evictSmallest(toFit: size, below: size)
       if liveBytes + cachedBytes + size <= max(peakLiveBytes, minimumBudget) {
         free[size, default: []].append(buffer)
         cachedBytes += size
         lock.unlock()
-        for p in evicted { p.deallocate() }
+        for (p, n) in evicted { LargeAllocation.deallocate(p, bytes: n) }
         return
       }
     }
     lock.unlock()
-    for p in evicted { p.deallocate() }
-    buffer.deallocate()
+    for (p, n) in evicted { LargeAllocation.deallocate(p, bytes: n) }
+    LargeAllocation.deallocate(buffer, bytes: size)
   }
 
   /// Removes cached buffers, smallest size class first and none of `below` bytes or more, until
   /// `extra` more bytes fit the budget; returns them for the caller to free outside the lock.
   /// Call with the lock held.
-  private static func evictSmallest(toFit extra: Int, below limit: Int) -> [UnsafeMutableRawPointer] {
-    var evicted: [UnsafeMutableRawPointer] = []
+  private static func evictSmallest(toFit extra: Int, below limit: Int) -> [(UnsafeMutableRawPointer, Int)] {
+    var evicted: [(UnsafeMutableRawPointer, Int)] = []
     let budget = max(peakLiveBytes, minimumBudget)
     if liveBytes + cachedBytes + extra <= budget { return evicted }
     for key in free.keys.sorted() where key < limit {
       while liveBytes + cachedBytes + extra > budget, let p = free[key]?.popLast() {
-        evicted.append(p)
+        evicted.append((p, key))
         cachedBytes -= key
       }
       if liveBytes + cachedBytes + extra <= budget { break }
@@ -99,13 +115,17 @@ public enum BufferPool {
     public var cachedBytes: Int
     /// Bytes handed out and not yet returned.
     public var liveBytes: Int
+    /// The most bytes ever handed out at once (the cache's budget when above `minimumBudget`).
+    public var peakLiveBytes: Int
   }
 
   /// The current counters.
   public static var statistics: Statistics {
     lock.lock()
     defer { lock.unlock() }
-    return Statistics(hits: hitCount, misses: missCount, cachedBytes: cachedBytes, liveBytes: liveBytes)
+    return Statistics(
+      hits: hitCount, misses: missCount, cachedBytes: cachedBytes, liveBytes: liveBytes,
+      peakLiveBytes: peakLiveBytes)
   }
 
   /// Whether freed buffers are kept for reuse (on by default). Turning it off empties the cache.
@@ -126,10 +146,10 @@ public enum BufferPool {
   /// Returns every cached buffer to the system allocator.
   public static func trim() {
     lock.lock()
-    let buffers = free.values.flatMap { $0 }
+    let buffers = free.flatMap { size, list in list.map { ($0, size) } }
     free = [:]
     cachedBytes = 0
     lock.unlock()
-    for p in buffers { p.deallocate() }
+    for (p, bytes) in buffers { LargeAllocation.deallocate(p, bytes: bytes) }
   }
 }

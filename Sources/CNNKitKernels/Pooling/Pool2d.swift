@@ -181,6 +181,75 @@ public func maxPool2dBackward(
   }
 }
 
+/// Whether `maxPool2dWindowIndices` can describe this geometry's winners in one byte each: windows
+/// of at most 256 elements, no wider than the input (so a winner's row inside its window is unique).
+public func maxPool2dWindowIndicesApply(_ s: Pool2dShape) -> Bool {
+  s.kernelHeight * s.kernelWidth <= 256 && s.kernelWidth <= s.inWidth
+}
+
+/// Rewrites `maxPool2dForward`'s plane indices as positions inside each window (`ky·kw + kx`, one
+/// byte), a quarter of the memory for the backward pass to keep. Needs `maxPool2dWindowIndicesApply`.
+public func maxPool2dWindowIndices(
+  _ s: Pool2dShape, indices: UnsafePointer<Int32>, windowIndices: UnsafeMutablePointer<UInt8>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let inWidth = Int32(s.inWidth)
+  let strideWidth = Int32(s.strideWidth)
+  // Window position p = ky·inWidth + kx becomes ky·kw + kx = p − ky·(inWidth − kw).
+  let shrink = inWidth - Int32(s.kernelWidth)
+  let kernelHeight = Int32(s.kernelHeight)
+  forPlanes(s.batch * s.channels, planeSize: oh * ow * 16) { planes in
+    for plane in planes {
+      let idx = indices + plane * oh * ow
+      let dst = windowIndices + plane * oh * ow
+      for y in 0..<oh {
+        let rowOrigin = Int32((y * s.strideHeight - s.padHeight) * s.inWidth - s.padWidth)
+        for x in 0..<ow {
+          let p = idx[y * ow + x] &- rowOrigin &- Int32(truncatingIfNeeded: x) &* strideWidth
+          // kx < kw ≤ inWidth, so ky counts the whole rows in p (branch-free).
+          var ky: Int32 = 0
+          var row: Int32 = 1
+          while row < kernelHeight {
+            ky &+= p >= row &* inWidth ? 1 : 0
+            row &+= 1
+          }
+          dst[y * ow + x] = UInt8(truncatingIfNeeded: p &- ky &* shrink)
+        }
+      }
+    }
+  }
+}
+
+/// `maxPool2dBackward` from `maxPool2dWindowIndices`. Writes `gradInput`.
+public func maxPool2dBackward(
+  _ s: Pool2dShape, gradOutput: UnsafePointer<Float>, windowIndices: UnsafePointer<UInt8>,
+  gradInput: UnsafeMutablePointer<Float>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let inPlane = s.inHeight * s.inWidth
+  // Offset from a window's origin of each position inside it.
+  let offsets = (0..<(s.kernelHeight * s.kernelWidth)).map {
+    ($0 / s.kernelWidth) * s.inWidth + $0 % s.kernelWidth
+  }
+  offsets.withUnsafeBufferPointer { offsets in
+    forPlanes(s.batch * s.channels, planeSize: inPlane) { planes in
+      for plane in planes {
+        let dst = gradInput + plane * inPlane
+        dst.update(repeating: 0, count: inPlane)
+        let g = gradOutput + plane * oh * ow
+        let idx = windowIndices + plane * oh * ow
+        for y in 0..<oh {
+          let rowOrigin = (y * s.strideHeight - s.padHeight) * s.inWidth - s.padWidth
+          for x in 0..<ow {
+            let o = y * ow + x
+            dst[rowOrigin + x * s.strideWidth + offsets[Int(idx[o])]] += g[o]
+          }
+        }
+      }
+    }
+  }
+}
+
 /// The window `[start, end)` of one average-pool output along one axis, and PyTorch's divisor
 /// (which counts padding inside the padded extent when `countIncludePad`).
 @inline(__always)

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Large buffers straight from the kernel (`mmap`), small ones from `malloc`.
+///
+/// glibc raises its mmap threshold to the size of every mmap'd block freed (up to 32 MiB), after
+/// which blocks of tens of MiB come from the heap, and the holes they leave when freed stay resident:
+/// a training step's activations, freed and reallocated in a different order each pass, left
+/// ≈ 250 MiB of such holes in AlexNet's batch-128 step. Mapping large buffers here returns them to the
+/// system the moment they are freed, whatever malloc's state.
+public enum LargeAllocation {
+  /// Sizes from this many bytes up are mapped; smaller ones use `malloc`.
+  public static let threshold = 1 << 20
+
+  /// A buffer of `bytes` bytes, 64-byte aligned (page aligned when mapped), uninitialised.
+  /// Release it with `deallocate(_:bytes:)` and the same `bytes`.
+  public static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    #if canImport(Glibc) || canImport(Darwin)
+      if bytes >= threshold {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("out of memory mapping \(bytes) bytes") }
+        return p
+      }
+    #endif
+    return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+  }
+
+  /// Returns a buffer from `allocate(bytes:)`; `bytes` must be the size it was allocated with.
+  public static func deallocate(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+    #if canImport(Glibc) || canImport(Darwin)
+      if bytes >= threshold {
+        munmap(pointer, bytes)
+        return
+      }
+    #endif
+    pointer.deallocate()
+  }
+
+  /// Whether buffers of `threshold` bytes or more are mappings that `split` can cut.
+  public static var splitsMappings: Bool {
+    #if canImport(Glibc) || canImport(Darwin)
+      return true
+    #else
+      return false
+    #endif
+  }
+
+  /// Cuts a mapped buffer of `bytes` into its first `keeping` bytes and the rest, without touching
+  /// a page: each part is released on its own later. A rest below `threshold` (which `deallocate`
+  /// would take for a `malloc` block) is unmapped now and nil returned. Needs `splitsMappings`,
+  /// `keeping ≥ threshold` and `keeping` a multiple of the page size.
+  public static func split(_ pointer: UnsafeMutableRawPointer, bytes: Int, keeping: Int)
+    -> UnsafeMutableRawPointer?
+  {
+    precondition(splitsMappings && keeping >= threshold && keeping < bytes && keeping % 4096 == 0)
+    let rest = pointer + keeping
+    #if canImport(Glibc) || canImport(Darwin)
+      if bytes - keeping < threshold {
+        munmap(rest, bytes - keeping)
+        return nil
+      }
+    #endif
+    return rest
+  }
+}
