@@ -407,6 +407,27 @@ private func tileColumns(_ p: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lan
   return (even(e0, e1), even(o0, o1), odd(e0, e1), odd(o0, o1), even(f0, f1), even(g0, g1))
 }
 
+/// `Aᵀ M A + bias` for 8 tiles (one per lane) whose 36 products lie at `m[e · positionStride]`:
+/// result row `y`, column `x` in `t[24 + 4y + x]` (`t[0..<24]` is scratch).
+@inline(__always)
+private func inverseTransform(
+  _ m: UnsafePointer<Float>, positionStride: Int, bias: Float, t: UnsafeMutablePointer<Lanes>
+) {
+  // Rows of the 6×6 products to 6×4, in t[4i + x].
+  for i in 0..<6 {
+    let row = m + 6 * i * positionStride
+    let o = outputLine(
+      load(row), load(row + positionStride), load(row + 2 * positionStride),
+      load(row + 3 * positionStride), load(row + 4 * positionStride), load(row + 5 * positionStride))
+    (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]) = o
+  }
+  let b = Lanes(repeating: bias)
+  for x in 0..<4 {
+    let o = outputLine(t[x], t[4 + x], t[8 + x], t[12 + x], t[16 + x], t[20 + x])
+    (t[24 + x], t[28 + x], t[32 + x], t[36 + x]) = (o.0 + b, o.1 + b, o.2 + b, o.3 + b)
+  }
+}
+
 /// Transforms tiles `tx0 ..< tx0 + lanes` of tile row `ty` of the plane in `padded`, one tile per
 /// lane, and stores position `e` of lane `k` at `v[e · positionStride + k]`.
 @inline(__always)
@@ -443,24 +464,12 @@ private func winogradOutputRun(
   lanes: Int, plane: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Lanes>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
-  // Rows of the 6×6 products to 6×4, in t[4i + x].
-  for i in 0..<6 {
-    let row = m + 6 * i * positionStride
-    let o = outputLine(
-      load(row), load(row + positionStride), load(row + 2 * positionStride),
-      load(row + 3 * positionStride), load(row + 4 * positionStride), load(row + 5 * positionStride))
-    (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]) = o
-  }
-  // Columns to 4×4 plus bias; each output row of the 8 tiles is interleaved into 32 floats.
-  let b = Lanes(repeating: bias)
+  inverseTransform(m, positionStride: positionStride, bias: bias, t: t)
+  // Each output row of the 8 tiles is interleaved into 32 floats.
   let y0 = 4 * ty
   let x0 = 4 * tx0
   let rows = min(4, oh - y0)
   let width = min(4 * lanes, ow - x0)
-  for x in 0..<4 {
-    let o = outputLine(t[x], t[4 + x], t[8 + x], t[12 + x], t[16 + x], t[20 + x])
-    (t[24 + x], t[28 + x], t[32 + x], t[36 + x]) = (o.0 + b, o.1 + b, o.2 + b, o.3 + b)
-  }
   for r in 0..<rows {
     let (c0, c1, c2, c3) = (t[24 + 4 * r], t[25 + 4 * r], t[26 + 4 * r], t[27 + 4 * r])
     let (u0, u1) = (zipLow(c0, c2), zipLow(c1, c3))
@@ -608,23 +617,7 @@ private func winogradScatterOutput(
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
   let tilesPerImage = plan.tilesX * plan.tilesY
-  // Rows of the 6×6 products to 6×4, in t[4i + x].
-  for i in 0..<6 {
-    let row = m + 6 * i * positionStride
-    let o = outputLine(
-      load(row), load(row + positionStride), load(row + 2 * positionStride),
-      load(row + 3 * positionStride), load(row + 4 * positionStride), load(row + 5 * positionStride))
-    (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]) = o
-  }
-  // Columns to 4×4 plus bias, in t[24 + 4y + x].
-  let b = Lanes(repeating: bias)
-  for x in 0..<4 {
-    let o = outputLine(t[x], t[4 + x], t[8 + x], t[12 + x], t[16 + x], t[20 + x])
-    t[24 + x] = o.0 + b
-    t[28 + x] = o.1 + b
-    t[32 + x] = o.2 + b
-    t[36 + x] = o.3 + b
-  }
+  inverseTransform(m, positionStride: positionStride, bias: bias, t: t)
   // Scatter each lane's tile, clipped to the output.
   let result = UnsafeRawPointer(t + 24)
   var n = firstTile / tilesPerImage
