@@ -42,6 +42,10 @@ final class Conv2dTests: XCTestCase {
     Conv2dShape(
       batch: 2, inChannels: 4, inHeight: 5, inWidth: 9, outChannels: 4, kernelHeight: 5, kernelWidth: 3,
       strideHeight: 1, strideWidth: 1, padHeight: 2, padWidth: 1, groups: 4),
+    // Rows 33 wide with unequal padding: the padded-copy unfolding copies three vectors per row.
+    Conv2dShape(
+      batch: 3, inChannels: 5, inHeight: 7, inWidth: 31, outChannels: 10, kernelHeight: 5, kernelWidth: 3,
+      padHeight: 1, padWidth: 2),
     // Large enough that the input gradient, computed as a convolution, takes the Winograd path.
     Conv2dShape(
       batch: 4, inChannels: 16, inHeight: 23, inWidth: 24, outChannels: 17, kernelHeight: 3, kernelWidth: 3,

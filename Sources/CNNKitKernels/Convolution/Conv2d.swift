@@ -102,21 +102,29 @@ public func conv2dForward(
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
-  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 1
-  GEMMWorkspace.with(floats: stagedFloats) { staged in
+  let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
+  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk) : 0
+  GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
+    let staged = workspace
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
         let direct = count == 1
         let channelOffset = g * s.inChannelsPerGroup
+        let padded =
+          paddedFloats == 0
+          ? nil
+          : PaddedImages(
+            s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
+            dst: workspace + stagedFloats)
         PackedGEMM.run(
           kernel: MicroKernel.self, transposeA: false, m: coutG, n: width, k: kdim, alpha: 1,
           a: weight + g * coutG * kdim, lda: kdim,
           source: .packer { colStart, cols, p0, kc, nr, dst in
             packIm2col(
-              s, input: input, firstImage: n0, channelOffset: channelOffset, colStart: colStart, cols: cols,
-              p0: p0, kc: kc, nr: nr, dst: dst)
+              s, input: input, firstImage: n0, channelOffset: channelOffset, padded: padded,
+              colStart: colStart, cols: cols, p0: p0, kc: kc, nr: nr, dst: dst)
           },
           beta: 0, c: direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged, ldc: width)
         if !direct {
@@ -131,6 +139,12 @@ public func conv2dForward(
       }
     }
   }
+}
+
+/// Whether the implicit GEMMs unfold `s` from a padded copy of the input: stride 1, no dilation,
+/// and a kernel wider than one pixel (a 1×1 unpadded row is already one straight copy).
+func unfoldsPadded(_ s: Conv2dShape) -> Bool {
+  PaddedImages.applies(s) && (s.kernelHeight * s.kernelWidth > 1 || s.padHeight + s.padWidth > 0)
 }
 
 /// Gradient with respect to the input: `Wᵀ · dY` per group, folded back by col2im. Writes `gradInput`.
@@ -235,21 +249,28 @@ public func conv2dBackwardWeight(
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
-  let stagedFloats = chunk > 1 ? coutG * chunk * spatial : 1
-  GEMMWorkspace.with(floats: stagedFloats) { staged in
+  let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
+  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk) : 0
+  GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
       let width = count * spatial
       for g in 0..<s.groups {
-        let dy = groupGradient(s, gradOutput, firstImage: n0, count: count, group: g, staged: staged)
+        let dy = groupGradient(s, gradOutput, firstImage: n0, count: count, group: g, staged: workspace)
         let channelOffset = g * s.inChannelsPerGroup
+        let padded =
+          paddedFloats == 0
+          ? nil
+          : PaddedImages(
+            s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
+            dst: workspace + stagedFloats)
         PackedGEMM.run(
           kernel: MicroKernel.self, transposeA: false, m: coutG, n: kdim, k: width, alpha: 1, a: dy,
           lda: width,
           source: .packer { rowStart, rows, p0, kc, nr, dst in
             packIm2colTransposed(
-              s, input: input, firstImage: n0, channelOffset: channelOffset, rowStart: rowStart, rows: rows,
-              p0: p0, kc: kc, nr: nr, dst: dst)
+              s, input: input, firstImage: n0, channelOffset: channelOffset, padded: padded,
+              rowStart: rowStart, rows: rows, p0: p0, kc: kc, nr: nr, dst: dst)
           },
           beta: n0 == 0 ? 0 : 1, c: gradWeight + g * coutG * kdim, ldc: kdim)
       }

@@ -169,17 +169,23 @@ func im2colSegment(
 /// Each row is built in a small line buffer (L1) and copied out in runs of `nr`.
 func packIm2col(
   _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, channelOffset: Int,
-  colStart: Int, cols: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+  padded: PaddedImages? = nil, colStart: Int, cols: Int, p0: Int, kc: Int, nr: Int,
+  dst: UnsafeMutablePointer<Float>
 ) {
   let slivers = (cols + nr - 1) / nr
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: slivers * nr) { buffer in
+  // 16 floats of room for `PaddedImages.segment`'s vector spill.
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: slivers * nr + 16) { buffer in
     let line = buffer.baseAddress!
-    // Padding columns of the last sliver stay zero.
-    (line + cols).update(repeating: 0, count: slivers * nr - cols)
     for p in p0..<(p0 + kc) {
-      im2colSegment(
-        s, input: input, firstImage: firstImage, channelOffset: channelOffset, row: p, colStart: colStart,
-        cols: cols, line: line)
+      if let padded {
+        padded.segment(s, row: p, colStart: colStart, cols: cols, line: line)
+      } else {
+        im2colSegment(
+          s, input: input, firstImage: firstImage, channelOffset: channelOffset, row: p,
+          colStart: colStart, cols: cols, line: line)
+      }
+      // Padding columns of the last sliver stay zero.
+      if p == p0 || padded != nil { (line + cols).update(repeating: 0, count: slivers * nr - cols) }
       let row = dst + (p - p0) * nr
       for t in 0..<slivers {
         (row + t * kc * nr).update(from: line + t * nr, count: nr)
@@ -193,23 +199,28 @@ func packIm2col(
 /// `nr` unfolded rows are built as lines in L1, then turned k-major with 8×8 SIMD transposes.
 func packIm2colTransposed(
   _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, channelOffset: Int,
-  rowStart: Int, rows: Int, p0: Int, kc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
+  padded: PaddedImages? = nil, rowStart: Int, rows: Int, p0: Int, kc: Int, nr: Int,
+  dst: UnsafeMutablePointer<Float>
 ) {
   let ld = (kc + 7) / 8 * 8
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: nr * ld) { buffer in
+  // 16 floats of room for `PaddedImages.segment`'s vector spill past the last line.
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: nr * ld + 16) { buffer in
     let lines = buffer.baseAddress!
     var t = 0
     while t * nr < rows {
       let w = min(nr, rows - t * nr)
+      // Lines in order: a line's spill lands on the next one before that is written.
       for jj in 0..<nr {
         let line = lines + jj * ld
-        if jj < w {
+        if jj >= w {
+          line.update(repeating: 0, count: kc)
+        } else if let padded {
+          padded.segment(s, row: rowStart + t * nr + jj, colStart: p0, cols: kc, line: line)
+        } else {
           im2colSegment(
             s, input: input, firstImage: firstImage, channelOffset: channelOffset,
             row: rowStart + t * nr + jj,
             colStart: p0, cols: kc, line: line)
-        } else {
-          line.update(repeating: 0, count: kc)
         }
       }
       let sliver = dst + t * kc * nr
