@@ -12,6 +12,22 @@ final class BufferPoolTests: XCTestCase {
     }
   }
 
+  func testBudgetIsTheLivePeakPlusAnEighthOrTheMinimumHeadroom() {
+    let mib = 1 << 20
+    XCTAssertEqual(BufferPool.minimumHeadroom, 64 * mib)
+    XCTAssertEqual(BufferPool.budget(peakLiveBytes: 0), 64 * mib)
+    XCTAssertEqual(BufferPool.budget(peakLiveBytes: 60 * mib), 124 * mib)
+    XCTAssertEqual(BufferPool.budget(peakLiveBytes: 512 * mib), 576 * mib)
+    // AlexNet's batch-128 training step: 930 MiB live at the peak.
+    XCTAssertEqual(BufferPool.budget(peakLiveBytes: 930 * mib), 930 * mib + 930 * mib / 8)
+    // Freed buffers are kept only within the budget.
+    var tensors: [Tensor] = (0..<8).map { _ in Tensor(uninitializedShape: [3_000_000]) }
+    tensors.removeAll()
+    let stats = BufferPool.statistics
+    XCTAssertLessThanOrEqual(
+      stats.liveBytes + stats.cachedBytes, BufferPool.budget(peakLiveBytes: stats.peakLiveBytes))
+  }
+
   func testReusedBufferIsZeroedWhenZerosAreRequested() {
     let count = 12_345
     var pointer: UnsafeMutablePointer<Float>
