@@ -94,6 +94,10 @@ public func conv2dForward(
     conv2dDirectForward(s, input: input, weight: weight, bias: bias, output: output)
     return
   }
+  if conv2dTiledPreferred(s) {
+    conv2dTiledForward(s, input: input, weight: weight, bias: bias, output: output)
+    return
+  }
   if conv2dSpaceToDepthApplies(s) {
     conv2dSpaceToDepthForward(s, input: input, weight: weight, bias: bias, output: output)
     return
