@@ -144,7 +144,7 @@ final class GEMMTests: XCTestCase {
 
   func testMatrixVectorShapes() {
     for (ta, tb) in Self.transposes {
-      for k in [1, 3, 15, 16, 17, 64, 1000] {
+      for k in [1, 3, 15, 16, 17, 31, 32, 33, 64, 1000] {
         check(ta, tb, m: 1, n: 1, k: k)
         check(ta, tb, m: 1, n: 2051, k: k, padA: 1, padB: 3)
         check(ta, tb, m: 1027, n: 1, k: k, padA: 2, padB: 1, padC: 1)

