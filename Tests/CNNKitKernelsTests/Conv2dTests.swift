@@ -214,6 +214,10 @@ final class Conv2dDirectTests: XCTestCase {
       Conv2dShape(
         batch: 2, inChannels: 1, inHeight: 3, inWidth: 19, outChannels: 8, kernelHeight: 3, kernelWidth: 3,
         padHeight: 2, padWidth: 2),
+      // Rows of 71 pixels: two whole 32-pixel blocks and a ragged one.
+      Conv2dShape(
+        batch: 3, inChannels: 2, inHeight: 5, inWidth: 73, outChannels: 3, kernelHeight: 2, kernelWidth: 5,
+        padHeight: 0, padWidth: 1),
     ]
     for (index, s) in shapes.enumerated() {
       XCTAssertTrue(conv2dDirectApplies(s))
