@@ -73,10 +73,22 @@ extension Functional {
     if input.isMeta { return Tensor(metaShape: outShape) }
     // Every element is written by the kernels.
     let out = Tensor(uninitializedShape: outShape)
+    // Read-only access: handing out `weight.data` would invalidate the weight's cached forms.
+    let w = weight.storage.readOnlyPointer
+    let b = bias?.storage.readOnlyPointer
     if conv2dWinogradApplies(s) {
-      conv2dWinogradForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+      conv2dWinogradForward(s, input: input.data, weight: w, bias: b, output: out.data)
+    } else if conv2dTiledPreferred(s) && !(GradMode.enabled && weight.requiresGrad) {
+      // A weight that cannot change within this pass keeps its reordered copy across calls.
+      let key = TensorStorage.DerivedKey(kind: "conv2d-tiles", shape: weight.shape + [groups])
+      let reordered = weight.storage.derived(key, count: s.weightCount) { source, destination in
+        conv2dTiledReorderWeights(s, weight: source, dst: destination)
+      }
+      conv2dTiledForward(
+        s, input: input.data, weight: w, bias: b, output: out.data, reorderedWeight: reordered.readOnlyPointer
+      )
     } else {
-      conv2dForward(s, input: input.data, weight: weight.data, bias: bias?.data, output: out.data)
+      conv2dForward(s, input: input.data, weight: w, bias: b, output: out.data)
     }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }

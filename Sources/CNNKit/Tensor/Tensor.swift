@@ -1,5 +1,6 @@
 import CNNKitKernels
 import Foundation
+import Synchronization
 
 /// Errors raised by tensor operations and layers: always say which op or layer and what was expected.
 public enum TensorError: Error, Equatable, CustomStringConvertible {
@@ -21,18 +22,36 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
 
 /// Owner of a tensor's element buffer: 64-byte aligned so SIMD loads never split cache lines.
 /// Buffers come from and go back to `BufferPool`, so a steady training loop reuses them.
+///
+/// Handing out `pointer` counts as a write: it advances `version`, which drops what `derived` has
+/// computed from the contents (convolution weights reordered for a kernel, reused across inference
+/// calls). Write through a pointer right after getting it, not after later forward passes.
 public final class TensorStorage: @unchecked Sendable {
-  /// First element.
-  public let pointer: UnsafeMutablePointer<Float>
+  private let base: UnsafeMutablePointer<Float>
   /// Number of elements.
   public let count: Int
   /// Bytes of the pooled buffer (its size class).
   private let capacityBytes: Int
+  private let versionCounter = Atomic<UInt64>(0)
+  private let derivedLock = NSLock()
+  private var derivedEntry: (key: DerivedKey, version: UInt64, storage: TensorStorage)?
+
+  /// First element, for reading or writing (advances `version`).
+  public var pointer: UnsafeMutablePointer<Float> {
+    versionCounter.add(1, ordering: .relaxed)
+    return base
+  }
+
+  /// First element, for reading only: leaves `version` and derived buffers alone.
+  public var readOnlyPointer: UnsafePointer<Float> { UnsafePointer(base) }
+
+  /// How many times `pointer` has been handed out: unchanged means the contents are unchanged.
+  public var version: UInt64 { versionCounter.load(ordering: .relaxed) }
 
   /// Allocates `count` elements, zero-filled.
   public convenience init(count: Int) {
     self.init(uninitializedCount: count)
-    pointer.initialize(repeating: 0, count: max(count, 1))
+    base.initialize(repeating: 0, count: max(count, 1))
   }
 
   /// Allocates `count` elements with unspecified contents: for callers that write every element.
@@ -40,10 +59,40 @@ public final class TensorStorage: @unchecked Sendable {
     self.count = count
     let (raw, bytes) = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
     capacityBytes = bytes
-    pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
   }
 
-  deinit { BufferPool.release(UnsafeMutableRawPointer(pointer), size: capacityBytes) }
+  deinit { BufferPool.release(UnsafeMutableRawPointer(base), size: capacityBytes) }
+
+  /// What a derived buffer holds, so one storage never serves a buffer made for another use.
+  public struct DerivedKey: Hashable, Sendable {
+    /// The use, e.g. `"conv2d-tiles"`.
+    public var kind: String
+    /// Numbers that fix the layout (shape, groups …).
+    public var shape: [Int]
+
+    public init(kind: String, shape: [Int]) {
+      self.kind = kind
+      self.shape = shape
+    }
+  }
+
+  /// A buffer of `count` floats computed from these contents by `make(contents, buffer)`; made again
+  /// only when `key` differs or the contents may have changed (`version` moved) since it was made.
+  public func derived(
+    _ key: DerivedKey, count: Int, make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+  ) -> TensorStorage {
+    derivedLock.lock()
+    defer { derivedLock.unlock() }
+    let current = version
+    if let entry = derivedEntry, entry.key == key, entry.version == current, entry.storage.count == count {
+      return entry.storage
+    }
+    let made = TensorStorage(uninitializedCount: count)
+    make(readOnlyPointer, made.base)
+    derivedEntry = (key, current, made)
+    return made
+  }
 }
 
 /// A dense Float32 tensor in contiguous row-major (NCHW for images) layout, with reverse-mode
@@ -111,7 +160,7 @@ public final class Tensor: @unchecked Sendable {
   public var count: Int { shape.reduce(1, *) }
   /// Number of dimensions.
   public var rank: Int { shape.count }
-  /// Read-only pointer to the first element.
+  /// Pointer to the first element, for reading or writing (see `TensorStorage.pointer`).
   public var data: UnsafeMutablePointer<Float> { storage.pointer }
   /// The elements as an array (a copy).
   public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }

@@ -34,10 +34,13 @@ enum ConvTile {
 }
 
 /// Forward convolution by output-channel tiles (where `conv2dTiledApplies`); same contract as
-/// `conv2dForward`. Writes every element of `output`.
+/// `conv2dForward`. Writes every element of `output`. `reorderedWeight`, when given, is `weight`
+/// already through `conv2dTiledReorderWeights` (kept across calls while the weight is unchanged: the
+/// reordering otherwise took about a third of AlexNet's conv3–5 time at batch 1).
 public func conv2dTiledForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
+  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+  reorderedWeight: UnsafePointer<Float>? = nil
 ) {
   precondition(conv2dTiledApplies(s), "conv2dTiledForward: unsupported geometry")
   let (kh, kw) = (s.kernelHeight, s.kernelWidth)
@@ -50,7 +53,7 @@ public func conv2dTiledForward(
   let chunk = max(1, min(s.batch, Conv2dPlan.columnBudget / max(1, cinG * hp * wp)))
   // The last tile of a row reads up to 5 strides past it, beyond the last padded row.
   let paddedFloats = PaddedImages.floats(s, count: chunk) + ConvTile.pixels * s.strideWidth
-  let weightFloats = s.weightCount
+  let weightFloats = reorderedWeight == nil ? s.weightCount : 0
   let offsets = UnsafeMutablePointer<Int>.allocate(capacity: kdim)
   defer { offsets.deallocate() }
   // Step t = (ci, ky, kx) reads the input at `offsets[t]` from the tile's first window.
@@ -70,8 +73,8 @@ public func conv2dTiledForward(
   }
   (starts + plane).update(repeating: 0, count: ConvTile.pixels)
   GEMMWorkspace.with(floats: weightFloats + paddedFloats) { workspace in
-    let tiledWeight = workspace
-    reorderWeightsForTiles(s.outChannels / ConvTile.channels, kdim: kdim, weight: weight, dst: tiledWeight)
+    let tiledWeight = reorderedWeight ?? UnsafePointer(workspace)
+    if reorderedWeight == nil { conv2dTiledReorderWeights(s, weight: weight, dst: workspace) }
     let paddedBuffer = workspace + weightFloats
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
@@ -92,7 +95,7 @@ public func conv2dTiledForward(
           let firstChannel = block * ConvTile.channels
           let p0 = r * rangeUnits * unit
           let p1 = min(plane, p0 + rangeUnits * unit)
-          let blockWeight = UnsafePointer(tiledWeight + block * kdim * ConvTile.channels)
+          let blockWeight = tiledWeight + block * kdim * ConvTile.channels
           let image = padded.base + j * cinG * hp * wp
           withUnsafeTemporaryAllocation(of: Float.self, capacity: rangeUnits * unit * ConvTile.channels) {
             buffer in
@@ -118,11 +121,15 @@ public func conv2dTiledForward(
   }
 }
 
+/// The weights as `conv2dTiledForward` reads them (`s.weightCount` floats into `dst`):
 /// `dst[block][t][c] = weight[block·64 + c][t]` for every 64-channel block, by 8×8 transposes.
-func reorderWeightsForTiles(
-  _ blocks: Int, kdim: Int, weight: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>
+public func conv2dTiledReorderWeights(
+  _ s: Conv2dShape, weight: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>
 ) {
+  precondition(conv2dTiledApplies(s), "conv2dTiledReorderWeights: unsupported geometry")
   let n = ConvTile.channels
+  let blocks = s.outChannels / n
+  let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   Parallel.forEach(blocks * (n / 8)) { task in
     let (block, c8) = task.quotientAndRemainder(dividingBy: n / 8)
     let src = weight + (block * n + c8 * 8) * kdim

@@ -1,0 +1,83 @@
+import CNNKit
+import CNNKitKernels
+import XCTest
+
+/// Buffers derived from a tensor's contents (reordered convolution weights) are reused only while
+/// the contents cannot have changed.
+final class DerivedWeightsTests: XCTestCase {
+  private let key = TensorStorage.DerivedKey(kind: "test", shape: [4])
+
+  func testHandingOutThePointerAdvancesTheVersionReadingDoesNot() {
+    let storage = TensorStorage(count: 4)
+    let start = storage.version
+    _ = storage.readOnlyPointer
+    XCTAssertEqual(storage.version, start)
+    storage.pointer[0] = 1
+    XCTAssertEqual(storage.version, start + 1)
+    let t = Tensor(shape: [4], storage: storage)
+    t.data[1] = 2
+    XCTAssertEqual(storage.version, start + 2)
+  }
+
+  func testDerivedBufferIsReusedUntilTheContentsMayChange() {
+    let storage = TensorStorage(count: 4)
+    storage.pointer.update(from: [1, 2, 3, 4], count: 4)
+    var made = 0
+    let double = { (src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) in
+      made += 1
+      for i in 0..<4 { dst[i] = 2 * src[i] }
+    }
+    let first = storage.derived(key, count: 4, make: double)
+    let second = storage.derived(key, count: 4, make: double)
+    XCTAssertTrue(first === second)
+    XCTAssertEqual(made, 1)
+    XCTAssertEqual(Array(UnsafeBufferPointer(start: second.readOnlyPointer, count: 4)), [2, 4, 6, 8])
+    // A write through `pointer` makes it again, from the new contents.
+    storage.pointer[0] = 10
+    let third = storage.derived(key, count: 4, make: double)
+    XCTAssertEqual(made, 2)
+    XCTAssertEqual(third.readOnlyPointer[0], 20)
+    // So does another key.
+    _ = storage.derived(TensorStorage.DerivedKey(kind: "other", shape: [4]), count: 4, make: double)
+    XCTAssertEqual(made, 3)
+  }
+
+  /// A 64-channel convolution in inference keeps its reordered weight across calls; changing the
+  /// weight through `data` (as an optimizer or a loader does) must show in the next result.
+  func testConvolutionSeesWeightChangesBetweenInferenceCalls() throws {
+    try XCTSkipUnless(
+      conv2dTiledPreferred(
+        Conv2dShape(
+          batch: 1, inChannels: 5, inHeight: 7, inWidth: 9, outChannels: 64, kernelHeight: 3, kernelWidth: 3,
+          padHeight: 1, padWidth: 1)), "output-channel tiles are used on AVX-512 builds only")
+    var rng = RandomGenerator(seed: 11)
+    let x = Tensor.randn([2, 5, 7, 9], using: &rng)
+    let weight = Tensor.randn([64, 5, 3, 3], using: &rng)
+    let bias = Tensor.randn([64], using: &rng)
+    weight.requiresGrad = true
+    func expected() -> [Float] {
+      let s = Conv2dShape(
+        batch: 2, inChannels: 5, inHeight: 7, inWidth: 9, outChannels: 64, kernelHeight: 3, kernelWidth: 3,
+        padHeight: 1, padWidth: 1)
+      var out = [Float](repeating: 0, count: s.outputCount)
+      conv2dForwardReference(s, input: x.scalars, weight: weight.scalars, bias: bias.scalars, output: &out)
+      return out
+    }
+    func run() throws -> [Float] {
+      try GradMode.withNoGrad {
+        try Functional.conv2d(x, weight: weight, bias: bias, padding: (1, 1)).scalars
+      }
+    }
+    let tolerance: Float = 1e-4
+    let before = try run()
+    XCTAssertEqual(try run(), before)
+    for (a, e) in zip(before, expected()) { XCTAssertEqual(a, e, accuracy: tolerance) }
+    weight.data[7] += 1
+    let after = try run()
+    XCTAssertNotEqual(after, before)
+    for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: tolerance) }
+    // In training the weight may change every step: no cached copy, same numbers.
+    let trained = try Functional.conv2d(x, weight: weight, bias: bias, padding: (1, 1)).scalars
+    for (a, e) in zip(trained, after) { XCTAssertEqual(a, e, accuracy: tolerance) }
+  }
+}
