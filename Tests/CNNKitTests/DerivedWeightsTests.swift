@@ -80,4 +80,30 @@ final class DerivedWeightsTests: XCTestCase {
     let trained = try Functional.conv2d(x, weight: weight, bias: bias, padding: (1, 1)).scalars
     for (a, e) in zip(trained, after) { XCTAssertEqual(a, e, accuracy: tolerance) }
   }
+
+  /// The same for Winograd's transformed weights.
+  func testWinogradSeesWeightChangesBetweenInferenceCalls() throws {
+    let s = Conv2dShape(
+      batch: 3, inChannels: 16, inHeight: 24, inWidth: 24, outChannels: 16, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 1, padWidth: 1)
+    XCTAssertTrue(conv2dWinogradApplies(s))
+    var rng = RandomGenerator(seed: 12)
+    let x = Tensor.randn([3, 16, 24, 24], using: &rng)
+    let weight = Tensor.randn([16, 16, 3, 3], using: &rng)
+    func expected() -> [Float] {
+      var out = [Float](repeating: 0, count: s.outputCount)
+      conv2dForwardReference(s, input: x.scalars, weight: weight.scalars, bias: nil, output: &out)
+      return out
+    }
+    func run() throws -> [Float] {
+      try GradMode.withNoGrad { try Functional.conv2d(x, weight: weight, bias: nil, padding: (1, 1)).scalars }
+    }
+    let before = try run()
+    XCTAssertEqual(try run(), before)
+    for (a, e) in zip(before, expected()) { XCTAssertEqual(a, e, accuracy: 1e-3) }
+    weight.data[100] -= 2
+    let after = try run()
+    XCTAssertNotEqual(after, before)
+    for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: 1e-3) }
+  }
 }

@@ -76,10 +76,21 @@ extension Functional {
     // Read-only access: handing out `weight.data` would invalidate the weight's cached forms.
     let w = weight.storage.readOnlyPointer
     let b = bias?.storage.readOnlyPointer
+    // A weight that cannot change within this pass keeps its reordered or transformed copy.
+    let frozen = !(GradMode.enabled && weight.requiresGrad)
     if conv2dWinogradApplies(s) {
-      conv2dWinogradForward(s, input: input.data, weight: w, bias: b, output: out.data)
-    } else if conv2dTiledPreferred(s) && !(GradMode.enabled && weight.requiresGrad) {
-      // A weight that cannot change within this pass keeps its reordered copy across calls.
+      var transformed: TensorStorage? = nil
+      if frozen {
+        let key = TensorStorage.DerivedKey(kind: "conv2d-winograd", shape: weight.shape)
+        transformed = weight.storage.derived(key, count: conv2dWinogradTransformedWeightCount(s)) {
+          source, destination in
+          conv2dWinogradTransformWeights(s, weight: source, dst: destination)
+        }
+      }
+      conv2dWinogradForward(
+        s, input: input.data, weight: w, bias: b, output: out.data,
+        transformedWeight: transformed?.readOnlyPointer)
+    } else if conv2dTiledPreferred(s) && frozen {
       let key = TensorStorage.DerivedKey(kind: "conv2d-tiles", shape: weight.shape + [groups])
       let reordered = weight.storage.derived(key, count: s.weightCount) { source, destination in
         conv2dTiledReorderWeights(s, weight: source, dst: destination)

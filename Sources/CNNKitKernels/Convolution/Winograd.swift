@@ -26,9 +26,14 @@ public func conv2dWinogradApplies(_ s: Conv2dShape) -> Bool {
 /// `conv2dForward` (NCHW input, OIHW weight, optional bias, any padding). Writes every element of
 /// `output`. Tiles are processed in chunks whose transformed input and products take about
 /// `scratchBytes` (at least 8 tiles' worth), besides the transformed weights (36 · C_out · C_in floats).
+///
+/// `transformedWeight`, when given, is `weight` already through `conv2dWinogradTransformWeights`
+/// (kept across calls while the weight is unchanged: transforming took 3–4 % of AlexNet's batch-32
+/// inference).
 public func conv2dWinogradForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratchBytes: Int = 16 << 20
+  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratchBytes: Int = 16 << 20,
+  transformedWeight: UnsafePointer<Float>? = nil
 ) {
   precondition(
     s.kernelHeight == 3 && s.kernelWidth == 3 && s.strideHeight == 1 && s.strideWidth == 1
@@ -39,25 +44,38 @@ public func conv2dWinogradForward(
   let (cin, cout) = (s.inChannels, s.outChannels)
   let ld = plan.chunkStride
 
+  let weightFloats = transformedWeight == nil ? 36 * cout * cin : 0
   // 8 floats of slack: a ragged last group of tiles loads a whole vector.
-  WinogradScratch.with(floats: 36 * (cout * cin + (cin + cout) * ld) + 8) { scratch in
-    let u = scratch
-    let v = u + 36 * cout * cin
+  WinogradScratch.with(floats: weightFloats + 36 * (cin + cout) * ld + 8) { scratch in
+    if transformedWeight == nil { winogradTransformWeights(cout: cout, cin: cin, weight: weight, u: scratch) }
+    let u = transformedWeight ?? UnsafePointer(scratch)
+    let v = scratch + weightFloats
     let m = v + 36 * cin * ld
-    winogradForward(
-      s, plan: plan, weight: weight, input: input, bias: bias, output: output, u: u, v: v, m: m)
+    winogradForward(s, plan: plan, input: input, bias: bias, output: output, u: u, v: v, m: m)
   }
+}
+
+/// Floats of `conv2dWinogradTransformWeights`'s result: 36 transformed positions of every filter.
+public func conv2dWinogradTransformedWeightCount(_ s: Conv2dShape) -> Int {
+  36 * s.outChannels * s.inChannels
+}
+
+/// The weights as `conv2dWinogradForward` multiplies them, `U = G g Gᵀ` per filter
+/// (`conv2dWinogradTransformedWeightCount(s)` floats into `dst`).
+public func conv2dWinogradTransformWeights(
+  _ s: Conv2dShape, weight: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>
+) {
+  winogradTransformWeights(cout: s.outChannels, cin: s.inChannels, weight: weight, u: dst)
 }
 
 /// The body of `conv2dWinogradForward` on its scratch: transformed weights `u`, inputs `v`, products `m`.
 private func winogradForward(
-  _ s: Conv2dShape, plan: WinogradPlan, weight: UnsafePointer<Float>, input: UnsafePointer<Float>,
+  _ s: Conv2dShape, plan: WinogradPlan, input: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-  u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+  u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
 ) {
   let (cin, cout) = (s.inChannels, s.outChannels)
   let ld = plan.chunkStride
-  winogradTransformWeights(cout: cout, cin: cin, weight: weight, u: u)
 
   var start = 0
   while start < plan.totalTiles {
