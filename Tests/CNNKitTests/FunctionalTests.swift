@@ -127,6 +127,8 @@ final class FunctionalTests: XCTestCase {
     // Output larger than input repeats cells: 2 → 4 gives [x0, x0, x1, x1].
     XCTAssertEqual(
       try Functional.adaptiveAvgPool2d(counting([1, 1, 1, 2]), outputSize: (1, 4)).scalars, [1, 1, 2, 2])
+    // Same size: every window is one pixel, the input comes back unchanged.
+    XCTAssertEqual(try Functional.adaptiveAvgPool2d(x, outputSize: (5, 5)).scalars, x.scalars)
   }
 
   // MARK: Normalisation

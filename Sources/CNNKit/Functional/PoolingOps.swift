@@ -96,6 +96,9 @@ extension Functional {
     let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let outShape = [n, c, outputSize.0, outputSize.1]
     if input.isMeta { return Tensor(metaShape: outShape) }
+    // Output size = input size: every window is one pixel (AlexNet's 6×6 at 224²), the identity,
+    // returned as is like dropout in eval mode.
+    if (h, w) == outputSize { return input }
     let out = Tensor(uninitializedShape: outShape)
     adaptiveAvgPool2dForward(
       planes: n * c, inHeight: h, inWidth: w, outHeight: outputSize.0, outWidth: outputSize.1,
