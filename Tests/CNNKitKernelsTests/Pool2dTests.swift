@@ -85,6 +85,41 @@ final class Pool2dTests: XCTestCase {
     XCTAssertEqual(Array(out[1...]), [7, 13, 15])
   }
 
+  /// The index-free inference kernel gives the indexed kernel's maxima: AlexNet's 3×3/2 on wide rows
+  /// (the 16-output SIMD path), stride 1 and 3, padding, ceil mode, NaN and −∞ in the input.
+  func testMaxPoolValuesMatchIndexedKernel() {
+    let shapes = [
+      Pool2dShape(
+        batch: 2, channels: 3, inHeight: 55, inWidth: 55, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 2, strideWidth: 2),
+      Pool2dShape(
+        batch: 1, channels: 2, inHeight: 9, inWidth: 40, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1),
+      Pool2dShape(
+        batch: 1, channels: 3, inHeight: 8, inWidth: 70, kernelHeight: 3, kernelWidth: 2,
+        strideHeight: 2, strideWidth: 3, padHeight: 1, padWidth: 1, ceilMode: true),
+      Pool2dShape(
+        batch: 2, channels: 1, inHeight: 13, inWidth: 37, kernelHeight: 2, kernelWidth: 4,
+        strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 2, ceilMode: true),
+    ]
+    for (index, s) in shapes.enumerated() {
+      var rng = TestRandom(seed: UInt64(700 + index))
+      var input = rng.array(s.inputCount)
+      for i in stride(from: 11, to: input.count, by: 97) { input[i] = .nan }
+      for i in stride(from: 5, to: input.count, by: 89) { input[i] = -.infinity }
+      let (expected, _) = maxPool(s, input)
+      var actual = [Float](repeating: 1234, count: s.outputCount)
+      maxPool2dForwardValues(s, input: input, output: &actual)
+      for i in 0..<expected.count {
+        if expected[i].isNaN {
+          XCTAssertTrue(actual[i].isNaN, "shape \(index) element \(i)")
+        } else {
+          XCTAssertEqual(actual[i], expected[i], "shape \(index) element \(i)")
+        }
+      }
+    }
+  }
+
   func testMaxPoolBackwardRoutesToWinners() {
     // Overlapping 6×6 ceil-mode windows: each winner gets its own output's gradient.
     let s = Pool2dShape(

@@ -36,12 +36,15 @@ extension Functional {
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
     let out = Tensor(uninitializedShape: outShape)
+    guard GradMode.enabled && input.requiresGrad else {
+      maxPool2dForwardValues(s, input: input.data, output: out.data)
+      return out
+    }
     // The argmax indices live in a pooled float buffer (Int32 has the same size and alignment).
     let keeper = TensorStorage(uninitializedCount: out.count)
     let indices = UnsafeMutableRawPointer(keeper.pointer).bindMemory(
       to: Int32.self, capacity: max(1, out.count))
     maxPool2dForward(s, input: input.data, output: out.data, indices: indices)
-    guard GradMode.enabled && input.requiresGrad else { return out }
     let inputShape = input.shape
     guard maxPool2dWindowIndicesApply(s) else {
       return out.recording("max_pool2d", [input]) { g in

@@ -113,6 +113,80 @@ public func maxPool2dForward(
   }
 }
 
+/// Max pooling without indices, for inference: the same maxima as `maxPool2dForward` (NaN wins)
+/// with nothing recorded for a backward pass. Writes every element of `output`.
+public func maxPool2dForwardValues(
+  _ s: Pool2dShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+) {
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let inPlane = s.inHeight * s.inWidth
+  let inputEnd = input + s.inputCount
+  let sw = s.strideWidth
+  // Floats `gatherStrided` reads from its start.
+  let span = sw <= 2 ? 8 * sw : 7 * sw + 1
+  forPlanes(s.batch * s.channels, planeSize: inPlane) { planes in
+    for plane in planes {
+      let src = input + plane * inPlane
+      let dst = output + plane * oh * ow
+      for y in 0..<oh {
+        let y0 = y * s.strideHeight - s.padHeight
+        let rows = max(y0, 0)..<min(y0 + s.kernelHeight, s.inHeight)
+        let line = dst + y * ow
+        var x = 0
+        while x < ow {
+          let x0 = x * sw - s.padWidth
+          let count = min(8, ow - x)
+          // Eight outputs at once where their windows lie inside the row and the loads inside the
+          // input; lanes past the row's end are computed and dropped.
+          if x0 >= 0, x0 + (count - 1) * sw + s.kernelWidth <= s.inWidth, !rows.isEmpty,
+            src + (rows.upperBound - 1) * s.inWidth + x0 + s.kernelWidth - 1 + span <= inputEnd
+          {
+            var best = SIMD8<Float>(repeating: -.infinity)
+            for iy in rows {
+              for kx in 0..<s.kernelWidth {
+                let v = gatherStrided(src + iy * s.inWidth + x0 + kx, sw)
+                best.replace(with: v, where: (v .> best) .| (v .!= v))
+              }
+            }
+            if count == 8 {
+              UnsafeMutableRawPointer(line + x).storeBytes(of: best, as: SIMD8<Float>.self)
+            } else {
+              for lane in 0..<count { line[x + lane] = best[lane] }
+            }
+            x += count
+            continue
+          }
+          var best = -Float.infinity
+          for iy in rows {
+            for ix in max(x0, 0)..<min(x0 + s.kernelWidth, s.inWidth) {
+              let v = src[iy * s.inWidth + ix]
+              if v > best || v.isNaN { best = v }
+            }
+          }
+          line[x] = best
+          x += 1
+        }
+      }
+    }
+  }
+}
+
+/// `p[0], p[stride], …, p[7·stride]`: contiguous loads, split into lanes for stride 2.
+@inline(__always)
+private func gatherStrided(_ p: UnsafePointer<Float>, _ stride: Int) -> SIMD8<Float> {
+  let raw = UnsafeRawPointer(p)
+  switch stride {
+  case 1:
+    return raw.loadUnaligned(as: SIMD8<Float>.self)
+  case 2:
+    return raw.loadUnaligned(as: SIMD16<Float>.self).evenHalf
+  default:
+    var v = SIMD8<Float>()
+    for i in 0..<8 { v[i] = p[i * stride] }
+    return v
+  }
+}
+
 /// Max over windows of one output row for horizontal stride 2, eight outputs per step, visiting
 /// window elements in the scalar order (rows, then columns) so ties and NaN resolve identically.
 /// Only windows wholly inside the row are done here, from output `start` (the first whose window
