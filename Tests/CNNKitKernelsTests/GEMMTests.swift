@@ -10,8 +10,8 @@ final class GEMMTests: XCTestCase {
   private func check(
     _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, beta: Float = 0, padA: Int = 0, padB: Int = 0, padC: Int = 0,
-    nanFill: Bool = false, seed: UInt64 = 1, tile: GEMMTile? = nil, file: StaticString = #filePath,
-    line: UInt = #line
+    nanFill: Bool = false, seed: UInt64 = 1, tile: GEMMTile? = nil, prepacked: Bool = false,
+    file: StaticString = #filePath, line: UInt = #line
   ) {
     var rng = TestRandom(seed: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
     let lda = (transposeA ? m : k) + padA
@@ -34,7 +34,13 @@ final class GEMMTests: XCTestCase {
             c: pc.baseAddress!, ldc: ldc)
         }
         c.withUnsafeMutableBufferPointer { pc in
-          if let tile {
+          if prepacked {
+            var packed = [Float](repeating: .nan, count: gemmPackedBCount(n: n, k: k))
+            gemmPackB(transposeB: transposeB, n: n, k: k, b: pb.baseAddress!, ldb: ldb, dst: &packed)
+            gemmPrepacked(
+              transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda,
+              packedB: packed, beta: beta, c: pc.baseAddress!, ldc: ldc)
+          } else if let tile {
             gemmPacked(
               tile: tile, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
               alpha: alpha, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
@@ -139,6 +145,17 @@ final class GEMMTests: XCTestCase {
     for (m, n, k) in [(3, 67, 2100), (13, 130, 300), (32, 64, 4097), (5, 301, 257)] {
       check(false, true, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2)
       check(false, true, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true)
+    }
+  }
+
+  func testPrepackedBMatchesReference() {
+    // B packed once (a layer's weight): columns not whole slivers, depths across several slices,
+    // single rows, padded strides, beta over NaN.
+    for (ta, tb) in Self.transposes {
+      for (m, n, k) in [(1, 33, 17), (5, 67, 1000), (13, 301, 257), (40, 32, 777), (2, 4096, 64)] {
+        check(ta, tb, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2, prepacked: true)
+        check(ta, tb, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true, prepacked: true)
+      }
     }
   }
 

@@ -106,4 +106,35 @@ final class DerivedWeightsTests: XCTestCase {
     XCTAssertNotEqual(after, before)
     for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: 1e-3) }
   }
+
+  /// A linear layer at batch ≥ 2 in inference keeps its weight packed; a change must show.
+  func testLinearSeesWeightChangesBetweenInferenceCalls() throws {
+    var rng = RandomGenerator(seed: 13)
+    let x = Tensor.randn([3, 300], using: &rng)
+    let weight = Tensor.randn([70, 300], using: &rng)
+    let bias = Tensor.randn([70], using: &rng)
+    weight.requiresGrad = true
+    func expected() -> [Float] {
+      let (xs, ws, bs) = (x.scalars, weight.scalars, bias.scalars)
+      var out = [Float](repeating: 0, count: 3 * 70)
+      for r in 0..<3 {
+        for o in 0..<70 {
+          var sum = bs[o]
+          for i in 0..<300 { sum += xs[r * 300 + i] * ws[o * 300 + i] }
+          out[r * 70 + o] = sum
+        }
+      }
+      return out
+    }
+    func run() throws -> [Float] {
+      try GradMode.withNoGrad { try Functional.linear(x, weight: weight, bias: bias).scalars }
+    }
+    let before = try run()
+    XCTAssertEqual(try run(), before)
+    for (a, e) in zip(before, expected()) { XCTAssertEqual(a, e, accuracy: 1e-3) }
+    weight.data[301] += 3
+    let after = try run()
+    XCTAssertNotEqual(after, before)
+    for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: 1e-3) }
+  }
 }

@@ -117,10 +117,59 @@ private func gemvDispatch(
   }
 }
 
+/// Floats `gemmPackB` writes for an `op(B)` of `k × n`: `n` rounded up to whole slivers, times `k`.
+public func gemmPackedBCount(n: Int, k: Int) -> Int {
+  (n + MicroKernel.nr - 1) / MicroKernel.nr * MicroKernel.nr * max(k, 1)
+}
+
+/// Packs `op(B)` (`k × n`; `Bᵀ` when `transposeB`, `B` stored with row stride `ldb`) once into the
+/// layout the packed GEMM reads (`gemmPackedBCount(n:k:)` floats into `dst`), for `gemmPrepacked`:
+/// a layer's weight, packed once and used for many calls.
+public func gemmPackB(
+  transposeB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, dst: UnsafeMutablePointer<Float>
+) {
+  let nr = MicroKernel.nr
+  let padded = (n + nr - 1) / nr * nr
+  let kc = PackedGEMM.blockSize(k, limit: MicroKernel.kcMax, unit: 1)
+  let slices = Array(stride(from: 0, to: k, by: kc))
+  // Slices and column ranges (whole slivers) are independent: pack them on every thread.
+  let columnTasks = max(1, min(padded / nr, 2 * Parallel.threadCount))
+  Parallel.forEachDynamic(slices.count * columnTasks) { task in
+    let (slice, part) = task.quotientAndRemainder(dividingBy: columnTasks)
+    let pc = slices[slice]
+    let kb = min(kc, k - pc)
+    let first = padded / nr * part / columnTasks * nr
+    let end = min(n, padded / nr * (part + 1) / columnTasks * nr)
+    if first >= end { return }
+    GEMMPacking.packB(
+      MicroKernel.self, transposed: transposeB, b: b, ldb: ldb, colStart: first, cols: end - first, p0: pc,
+      kc: kb, dst: dst + pc * padded + first / nr * kb * nr)
+  }
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C` with `op(B)` from `gemmPackB` (same `n`, `k`).
+public func gemmPrepacked(
+  transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  packedB: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m <= 0 || n <= 0 { return }
+  if k <= 0 || alpha == 0 {
+    scaleMatrix(rows: m, cols: n, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  let padded = (n + MicroKernel.nr - 1) / MicroKernel.nr * MicroKernel.nr
+  PackedGEMM.run(
+    kernel: MicroKernel.self, transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+    source: .prepacked(packedB, paddedColumns: padded), beta: beta, c: c, ldc: ldc)
+}
+
 /// Where the packed GEMM reads its B operand from.
 enum GEMMSourceB {
   /// A stored matrix: `op(B)` is `B` (`k×n`, row stride `ld`) or, when `transposed`, `Bᵀ`.
   case matrix(UnsafePointer<Float>, ld: Int, transposed: Bool)
+  /// B already packed by `gemmPackB`: every `kc`-deep slice's `nr`-column slivers, slice `p0` at
+  /// `p0 · paddedColumns` floats.
+  case prepacked(UnsafePointer<Float>, paddedColumns: Int)
   /// `pack(colStart, cols, p0, kc, nr, dst)` writes `op(B)[p0..<p0+kc, colStart..<colStart+cols]` into
   /// `nr`-column slivers exactly as `GEMMPacking.packB` lays them out, zero-padding the last one.
   /// Called concurrently from several threads.
@@ -262,11 +311,14 @@ enum PackedGEMM {
           let kb = min(kc, k - pc)
           // Later slices add onto what the first wrote.
           let sliceBeta = pc == 0 ? beta : 1
+          var slivers = UnsafePointer(packedB)
           switch source {
           case .matrix(let b, let ldb, let transposed):
             GEMMPacking.packB(
               kernel, transposed: transposed, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb,
               dst: packedB)
+          case .prepacked(let b, let paddedColumns):
+            slivers = b + pc * paddedColumns + jc / nr * kb * nr
           case .packer(let pack):
             pack(jc, nb, pc, kb, nr, packedB)
           }
@@ -276,7 +328,7 @@ enum PackedGEMM {
               kernel, transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
               dst: packedA)
             for jr in stride(from: 0, to: nb, by: nr) {
-              let bs = UnsafePointer(packedB + jr * kb)
+              let bs = slivers + jr * kb
               let w = min(nr, nb - jr)
               for ir in stride(from: 0, to: mb, by: mr) {
                 K.run(
