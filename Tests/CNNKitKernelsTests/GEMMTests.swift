@@ -11,7 +11,7 @@ final class GEMMTests: XCTestCase {
     _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, beta: Float = 0, padA: Int = 0, padB: Int = 0, padC: Int = 0,
     nanFill: Bool = false, seed: UInt64 = 1, tile: GEMMTile? = nil, prepacked: Bool = false,
-    file: StaticString = #filePath, line: UInt = #line
+    prepackedA: Bool = false, file: StaticString = #filePath, line: UInt = #line
   ) {
     var rng = TestRandom(seed: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
     let lda = (transposeA ? m : k) + padA
@@ -34,7 +34,13 @@ final class GEMMTests: XCTestCase {
             c: pc.baseAddress!, ldc: ldc)
         }
         c.withUnsafeMutableBufferPointer { pc in
-          if prepacked {
+          if prepackedA {
+            var packed = [Float](repeating: .nan, count: gemmPackedACount(m: m, k: k))
+            gemmPackA(transposeA: transposeA, m: m, k: k, a: pa.baseAddress!, lda: lda, dst: &packed)
+            gemmPrepackedA(
+              m: m, n: n, k: k, alpha: alpha, packedA: packed, transposeB: transposeB, b: pb.baseAddress!,
+              ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc)
+          } else if prepacked {
             var packed = [Float](repeating: .nan, count: gemmPackedBCount(n: n, k: k))
             gemmPackB(transposeB: transposeB, n: n, k: k, b: pb.baseAddress!, ldb: ldb, dst: &packed)
             gemmPrepacked(
@@ -155,6 +161,17 @@ final class GEMMTests: XCTestCase {
       for (m, n, k) in [(1, 33, 17), (5, 67, 1000), (13, 301, 257), (40, 32, 777), (2, 4096, 64)] {
         check(ta, tb, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2, prepacked: true)
         check(ta, tb, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true, prepacked: true)
+      }
+    }
+  }
+
+  func testPrepackedAMatchesReference() {
+    // A packed once (Winograd's transformed weights): rows not whole slivers, several row blocks and
+    // depth slices, one column.
+    for (ta, tb) in Self.transposes {
+      for (m, n, k) in [(1, 33, 17), (5, 67, 1000), (13, 301, 257), (250, 40, 777), (64, 1, 64)] {
+        check(ta, tb, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2, prepackedA: true)
+        check(ta, tb, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true, prepackedA: true)
       }
     }
   }

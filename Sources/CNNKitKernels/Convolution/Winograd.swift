@@ -47,32 +47,52 @@ public func conv2dWinogradForward(
   let weightFloats = transformedWeight == nil ? 36 * cout * cin : 0
   // 8 floats of slack: a ragged last group of tiles loads a whole vector.
   WinogradScratch.with(floats: weightFloats + 36 * (cin + cout) * ld + 8) { scratch in
-    if transformedWeight == nil { winogradTransformWeights(cout: cout, cin: cin, weight: weight, u: scratch) }
-    let u = transformedWeight ?? UnsafePointer(scratch)
+    let u: WinogradWeights
+    if let transformedWeight {
+      u = .packed(transformedWeight, stride: gemmPackedACount(m: cout, k: cin))
+    } else {
+      winogradTransformWeights(cout: cout, cin: cin, weight: weight, u: scratch)
+      u = .plain(scratch)
+    }
     let v = scratch + weightFloats
     let m = v + 36 * cin * ld
     winogradForward(s, plan: plan, input: input, bias: bias, output: output, u: u, v: v, m: m)
   }
 }
 
-/// Floats of `conv2dWinogradTransformWeights`'s result: 36 transformed positions of every filter.
-public func conv2dWinogradTransformedWeightCount(_ s: Conv2dShape) -> Int {
-  36 * s.outChannels * s.inChannels
+/// The transformed weights of one call: `U[position][co][ci]`, or kept packed for the GEMM
+/// (`conv2dWinogradTransformWeights`), position `e` at `e · stride`.
+private enum WinogradWeights {
+  case plain(UnsafeMutablePointer<Float>)
+  case packed(UnsafePointer<Float>, stride: Int)
 }
 
-/// The weights as `conv2dWinogradForward` multiplies them, `U = G g Gᵀ` per filter
-/// (`conv2dWinogradTransformedWeightCount(s)` floats into `dst`).
+/// Floats of `conv2dWinogradTransformWeights`'s result: 36 transformed positions of every filter,
+/// each packed as the GEMM's A operand.
+public func conv2dWinogradTransformedWeightCount(_ s: Conv2dShape) -> Int {
+  36 * gemmPackedACount(m: s.outChannels, k: s.inChannels)
+}
+
+/// The weights as `conv2dWinogradForward` multiplies them, `U = G g Gᵀ` per filter, each of the 36
+/// positions packed by `gemmPackA` (`conv2dWinogradTransformedWeightCount(s)` floats into `dst`).
 public func conv2dWinogradTransformWeights(
   _ s: Conv2dShape, weight: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>
 ) {
-  winogradTransformWeights(cout: s.outChannels, cin: s.inChannels, weight: weight, u: dst)
+  let (cout, cin) = (s.outChannels, s.inChannels)
+  let stride = gemmPackedACount(m: cout, k: cin)
+  GEMMWorkspace.with(floats: 36 * cout * cin) { u in
+    winogradTransformWeights(cout: cout, cin: cin, weight: weight, u: u)
+    Parallel.forEachDynamic(36) { e in
+      gemmPackA(transposeA: false, m: cout, k: cin, a: u + e * cout * cin, lda: cin, dst: dst + e * stride)
+    }
+  }
 }
 
 /// The body of `conv2dWinogradForward` on its scratch: transformed weights `u`, inputs `v`, products `m`.
 private func winogradForward(
   _ s: Conv2dShape, plan: WinogradPlan, input: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-  u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+  u: WinogradWeights, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
 ) {
   let (cin, cout) = (s.inChannels, s.outChannels)
   let ld = plan.chunkStride
@@ -117,10 +137,17 @@ private func winogradForward(
     }
     // One GEMM per thread at a time: each is too small to pay for splitting it across threads.
     Parallel.forEachDynamic(36) { position in
-      gemm(
-        transposeA: false, transposeB: false, m: cout, n: count, k: cin, alpha: 1,
-        a: u + position * cout * cin, lda: cin, b: v + position * cin * ld, ldb: ld,
-        beta: 0, c: m + position * cout * ld, ldc: ld)
+      switch u {
+      case .plain(let u):
+        gemm(
+          transposeA: false, transposeB: false, m: cout, n: count, k: cin, alpha: 1,
+          a: u + position * cout * cin, lda: cin, b: v + position * cin * ld, ldb: ld,
+          beta: 0, c: m + position * cout * ld, ldc: ld)
+      case .packed(let u, let stride):
+        gemmPrepackedA(
+          m: cout, n: count, k: cin, alpha: 1, packedA: u + position * stride, transposeB: false,
+          b: v + position * cin * ld, ldb: ld, beta: 0, c: m + position * cout * ld, ldc: ld)
+      }
     }
     if plan.rowRuns {
       Parallel.forRanges(images.count * cout, minimumChunk: 4) { items in

@@ -163,6 +163,49 @@ public func gemmPrepacked(
     source: .prepacked(packedB, paddedColumns: padded), beta: beta, c: c, ldc: ldc)
 }
 
+/// Floats `gemmPackA` writes for an `op(A)` of `m × k`: `m` rounded up to whole slivers, times `k`.
+public func gemmPackedACount(m: Int, k: Int) -> Int {
+  (m + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr * max(k, 1)
+}
+
+/// Packs `op(A)` (`m × k`) once into the layout the packed GEMM reads (`gemmPackedACount(m:k:)`
+/// floats into `dst`), for `gemmPrepackedA`.
+public func gemmPackA(
+  transposeA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, dst: UnsafeMutablePointer<Float>
+) {
+  let mr = MicroKernel.mr
+  let padded = (m + mr - 1) / mr * mr
+  let kc = PackedGEMM.blockSize(k, limit: MicroKernel.kcMax, unit: 1)
+  for pc in stride(from: 0, to: k, by: kc) {
+    GEMMPacking.packA(
+      MicroKernel.self, transposed: transposeA, a: a, lda: lda, rowStart: 0, rows: m, p0: pc,
+      kc: min(kc, k - pc), dst: dst + pc * padded)
+  }
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C` with `op(A)` from `gemmPackA` (same `m`, `k`).
+public func gemmPrepackedA(
+  m: Int, n: Int, k: Int, alpha: Float, packedA: UnsafePointer<Float>, transposeB: Bool,
+  b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m <= 0 || n <= 0 { return }
+  if k <= 0 || alpha == 0 {
+    scaleMatrix(rows: m, cols: n, beta: beta, c: c, ldc: ldc)
+    return
+  }
+  let padded = (m + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr
+  PackedGEMM.run(
+    kernel: MicroKernel.self, transposeA: false, m: m, n: n, k: k, alpha: alpha, a: packedA, lda: 1,
+    source: .matrix(b, ld: ldb, transposed: transposeB), beta: beta, c: c, ldc: ldc,
+    packedA: PrepackedA(pointer: packedA, paddedRows: padded))
+}
+
+/// A operand already packed by `gemmPackA`: slice `p0` at `p0 · paddedRows` floats.
+struct PrepackedA {
+  var pointer: UnsafePointer<Float>
+  var paddedRows: Int
+}
+
 /// Where the packed GEMM reads its B operand from.
 enum GEMMSourceB {
   /// A stored matrix: `op(B)` is `B` (`k×n`, row stride `ld`) or, when `transposed`, `Bᵀ`.
@@ -205,7 +248,7 @@ enum PackedGEMM {
   static func run<K: GEMMMicroKernel>(
     kernel: K.Type, transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, source: GEMMSourceB,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, packedA: PrepackedA? = nil
   ) {
     let mr = K.mr
     let nr = K.nr
@@ -223,7 +266,7 @@ enum PackedGEMM {
       if rowStart >= rowEnd || colStart >= colEnd { return }
       block(
         kernel: kernel, transposeA: transposeA, rows: rowStart..<rowEnd, cols: colStart..<colEnd, k: k,
-        alpha: alpha, a: a, lda: lda, source: source, beta: beta, c: c, ldc: ldc)
+        alpha: alpha, a: a, lda: lda, source: source, beta: beta, c: c, ldc: ldc, packedA: packedA)
     }
     if plan.dynamic {
       Parallel.forEachDynamic(tm * tn, task)
@@ -291,7 +334,7 @@ enum PackedGEMM {
   static func block<K: GEMMMicroKernel>(
     kernel: K.Type, transposeA: Bool, rows: Range<Int>, cols: Range<Int>, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, source: GEMMSourceB,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, packedA prepacked: PrepackedA? = nil
   ) {
     let mr = K.mr
     let nr = K.nr
@@ -324,15 +367,20 @@ enum PackedGEMM {
           }
           for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             let mb = min(mc, rows.upperBound - ic)
-            GEMMPacking.packA(
-              kernel, transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
-              dst: packedA)
+            var rowSlivers = UnsafePointer(packedA)
+            if let prepacked {
+              rowSlivers = prepacked.pointer + pc * prepacked.paddedRows + ic / mr * kb * mr
+            } else {
+              GEMMPacking.packA(
+                kernel, transposed: transposeA, a: a, lda: lda, rowStart: ic, rows: mb, p0: pc, kc: kb,
+                dst: packedA)
+            }
             for jr in stride(from: 0, to: nb, by: nr) {
               let bs = slivers + jr * kb
               let w = min(nr, nb - jr)
               for ir in stride(from: 0, to: mb, by: mr) {
                 K.run(
-                  kc: kb, a: packedA + ir * kb, b: bs, c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
+                  kc: kb, a: rowSlivers + ir * kb, b: bs, c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
                   rows: min(mr, mb - ir), cols: w, alpha: alpha, beta: sliceBeta, scratch: scratch)
               }
             }
