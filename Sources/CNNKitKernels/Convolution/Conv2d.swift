@@ -116,12 +116,9 @@ public func conv2dForward(
       for g in 0..<s.groups {
         let direct = count == 1
         let channelOffset = g * s.inChannelsPerGroup
-        let padded =
-          paddedFloats == 0
-          ? nil
-          : PaddedImages(
-            s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
-            dst: workspace + stagedFloats)
+        let padded = paddedChunk(
+          s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
+          dst: paddedFloats == 0 ? nil : workspace + stagedFloats)
         PackedGEMM.run(
           kernel: MicroKernel.self, transposeA: false, m: coutG, n: width, k: kdim, alpha: 1,
           a: weight + g * coutG * kdim, lda: kdim,
@@ -149,6 +146,17 @@ public func conv2dForward(
 /// and a kernel wider than one pixel (a 1×1 unpadded row is already one straight copy).
 func unfoldsPadded(_ s: Conv2dShape) -> Bool {
   PaddedImages.applies(s) && (s.kernelHeight * s.kernelWidth > 1 || s.padHeight + s.padWidth > 0)
+}
+
+/// The padded copy of one chunk of images and one group's channels into `dst`, or nil when the
+/// geometry unfolds from the bare input (no room was reserved).
+func paddedChunk(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, firstImage: Int, count: Int, channelOffset: Int,
+  dst: UnsafeMutablePointer<Float>?
+) -> PaddedImages? {
+  dst.map {
+    PaddedImages(s, input: input, firstImage: firstImage, count: count, channelOffset: channelOffset, dst: $0)
+  }
 }
 
 /// Gradient with respect to the input: `Wᵀ · dY` per group, folded back by col2im. Writes `gradInput`.
@@ -262,12 +270,9 @@ public func conv2dBackwardWeight(
       for g in 0..<s.groups {
         let dy = groupGradient(s, gradOutput, firstImage: n0, count: count, group: g, staged: workspace)
         let channelOffset = g * s.inChannelsPerGroup
-        let padded =
-          paddedFloats == 0
-          ? nil
-          : PaddedImages(
-            s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
-            dst: workspace + stagedFloats)
+        let padded = paddedChunk(
+          s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
+          dst: paddedFloats == 0 ? nil : workspace + stagedFloats)
         PackedGEMM.run(
           kernel: MicroKernel.self, transposeA: false, m: coutG, n: kdim, k: width, alpha: 1, a: dy,
           lda: width,
