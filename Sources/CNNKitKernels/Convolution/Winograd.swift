@@ -124,7 +124,7 @@ private func winogradForward(
       }
     } else {
       Parallel.forRanges(cin * groups, minimumChunk: 16) { items in
-        let gather = LaneGather()
+        let gather = LaneGather(s, plan: plan)
         defer { gather.free() }
         for item in items {
           let c = item / groups
@@ -548,26 +548,60 @@ private func winogradOutputRun(
 
 /// One thread's buffers for gathering 8 input tiles into SIMD lanes.
 ///
-/// A lane reads its 6×6 patch straight from the image when the patch lies inside it, else from a
-/// zero-padded copy; unused lanes read zeros. Building each vector from 8 scalar loads avoids the
+/// Every lane reads its 6×6 patch from a zero-bordered copy of its plane (up to 8 planes, one per
+/// image the 8 tiles touch), so tiles at the border need no bounds tests: on CIFAR's 8×8 and 16×16
+/// maps most tiles are at a border, and building their patches element by element had cost more than
+/// the transform. Unused lanes read zeros. Building each vector from 8 scalar loads avoids the
 /// store-forwarding stalls of staging the patches through memory.
 private struct LaneGather {
-  /// 8 padded patches of 36 floats, then one of zeros.
-  let patches: UnsafeMutablePointer<Float>
+  /// 8 padded planes, `planeWidth × planeHeight` each; padded pixel (y, x) is input (y − pad, x − pad).
+  let planes: UnsafeMutablePointer<Float>
+  let planeWidth: Int
+  let planeHeight: Int
+  /// Which (image, channel) each plane holds, −1 when none.
+  let loaded: UnsafeMutablePointer<(Int, Int)>
+  /// 36 zeros for unused lanes.
+  let zeros: UnsafeMutablePointer<Float>
   let bases: UnsafeMutablePointer<UnsafePointer<Float>>
   let strides: UnsafeMutablePointer<Int>
   let d: UnsafeMutablePointer<Lanes>
 
-  init() {
-    patches = .allocate(capacity: 9 * 36)
-    patches.initialize(repeating: 0, count: 9 * 36)
+  init(_ s: Conv2dShape, plan: WinogradPlan) {
+    planeWidth = 4 * plan.tilesX + 2
+    planeHeight = 4 * plan.tilesY + 2
+    planes = .allocate(capacity: 8 * planeWidth * planeHeight)
+    planes.initialize(repeating: 0, count: 8 * planeWidth * planeHeight)
+    loaded = .allocate(capacity: 8)
+    loaded.initialize(repeating: (-1, -1), count: 8)
+    zeros = .allocate(capacity: 36)
+    zeros.initialize(repeating: 0, count: 36)
     bases = .allocate(capacity: 8)
     strides = .allocate(capacity: 8)
     d = .allocate(capacity: 36)
   }
 
+  /// Slot `slot` holding image `n`, channel `channel` of `input`, copied in unless it already is.
+  /// Only the interior is written: the border stays zero because every plane has the same geometry.
+  func plane(
+    _ slot: Int, _ s: Conv2dShape, input: UnsafePointer<Float>, image n: Int, channel: Int
+  ) -> UnsafePointer<Float> {
+    let dst = planes + slot * planeWidth * planeHeight
+    if loaded[slot] != (n, channel) {
+      let src = input + (n * s.inChannels + channel) * s.inHeight * s.inWidth
+      let rows = min(s.inHeight, planeHeight - s.padHeight)
+      let cols = min(s.inWidth, planeWidth - s.padWidth)
+      for y in 0..<rows {
+        (dst + (y + s.padHeight) * planeWidth + s.padWidth).update(from: src + y * s.inWidth, count: cols)
+      }
+      loaded[slot] = (n, channel)
+    }
+    return UnsafePointer(dst)
+  }
+
   func free() {
-    patches.deallocate()
+    planes.deallocate()
+    loaded.deallocate()
+    zeros.deallocate()
     bases.deallocate()
     strides.deallocate()
     d.deallocate()
@@ -582,36 +616,21 @@ private func winogradGatherInput(
   _ s: Conv2dShape, plan: WinogradPlan, input: UnsafePointer<Float>, channel: Int, firstTile: Int,
   lanes: Int, v: UnsafeMutablePointer<Float>, positionStride: Int, gather: LaneGather
 ) {
-  let (h, w) = (s.inHeight, s.inWidth)
   let tilesPerImage = plan.tilesX * plan.tilesY
   var n = firstTile / tilesPerImage
   var ty = firstTile % tilesPerImage / plan.tilesX
   var tx = firstTile % plan.tilesX
+  // Slot i holds the i-th image these tiles touch.
+  var slot = 0
+  var plane = gather.plane(0, s, input: input, image: n, channel: channel)
   for k in 0..<8 {
     if k >= lanes {
-      gather.bases[k] = UnsafePointer(gather.patches + 8 * 36)
+      gather.bases[k] = UnsafePointer(gather.zeros)
       gather.strides[k] = 6
       continue
     }
-    let y0 = 4 * ty - s.padHeight
-    let x0 = 4 * tx - s.padWidth
-    let plane = input + (n * s.inChannels + channel) * h * w
-    if y0 >= 0 && y0 + 6 <= h && x0 >= 0 && x0 + 6 <= w {
-      gather.bases[k] = plane + y0 * w + x0
-      gather.strides[k] = w
-    } else {
-      let patch = gather.patches + k * 36
-      for r in 0..<6 {
-        let y = y0 + r
-        let inside = y >= 0 && y < h
-        for c in 0..<6 {
-          let x = x0 + c
-          patch[6 * r + c] = inside && x >= 0 && x < w ? plane[y * w + x] : 0
-        }
-      }
-      gather.bases[k] = UnsafePointer(patch)
-      gather.strides[k] = 6
-    }
+    gather.bases[k] = plane + 4 * ty * gather.planeWidth + 4 * tx
+    gather.strides[k] = gather.planeWidth
     tx += 1
     if tx == plan.tilesX {
       tx = 0
@@ -619,6 +638,10 @@ private func winogradGatherInput(
       if ty == plan.tilesY {
         ty = 0
         n += 1
+        if k + 1 < lanes {
+          slot += 1
+          plane = gather.plane(slot, s, input: input, image: n, channel: channel)
+        }
       }
     }
   }
