@@ -686,8 +686,12 @@ private func winogradScatterOutput(
   let (oh, ow) = (s.outHeight, s.outWidth)
   let tilesPerImage = plan.tilesX * plan.tilesY
   inverseTransform(m, positionStride: positionStride, bias: bias, t: t)
+  // Lane-major: tile k's 16 values at tiles[16k ..< 16k + 16], by two 8×8 transposes.
+  let result = UnsafeMutableRawPointer(t + 24).assumingMemoryBound(to: Float.self)
+  let tiles = UnsafeMutableRawPointer(t + 8).assumingMemoryBound(to: Float.self)
+  transpose8x8(result, lds: 8, tiles, ldd: 16)
+  transpose8x8(result + 64, lds: 8, tiles + 8, ldd: 16)
   // Scatter each lane's tile, clipped to the output.
-  let result = UnsafeRawPointer(t + 24)
   var n = firstTile / tilesPerImage
   var ty = firstTile % tilesPerImage / plan.tilesX
   var tx = firstTile % plan.tilesX
@@ -696,10 +700,14 @@ private func winogradScatterOutput(
     let plane = output + (n * s.outChannels + channel) * oh * ow
     let rows = min(4, oh - y0)
     let cols = min(4, ow - x0)
+    let tile = tiles + 16 * k
     for r in 0..<rows {
       let dst = plane + (y0 + r) * ow + x0
-      for c in 0..<cols {
-        dst[c] = result.load(fromByteOffset: ((4 * r + c) * 8 + k) * 4, as: Float.self)
+      if cols == 4 {
+        UnsafeMutableRawPointer(dst).storeBytes(
+          of: UnsafeRawPointer(tile + 4 * r).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+      } else {
+        for c in 0..<cols { dst[c] = tile[4 * r + c] }
       }
     }
     tx += 1
