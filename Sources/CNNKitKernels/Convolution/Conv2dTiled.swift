@@ -1,9 +1,10 @@
 /// Direct convolution with output channels in SIMD lanes.
 ///
-/// A tile is 64 output channels (four 16-float vectors) by 6 neighbouring pixels of one output row:
-/// 24 accumulators. Each step of the reduction over (input channel, ky, kx) loads four weight vectors
-/// and broadcasts six input pixels from a zero-bordered copy of the input, so no pixel is unfolded or
-/// packed; only the weights are reordered, once per call, to `[block][ci][ky][kx][64]`. ONNX Runtime's
+/// A tile is 64 output channels (four 16-float vectors) by 6 consecutive pixels of the output plane
+/// (a tile may wrap to the next row, so 13-wide maps waste no lanes): 24 accumulators. Each step of
+/// the reduction over (input channel, ky, kx) loads four weight vectors and broadcasts six input
+/// pixels from a zero-bordered copy of the input, so no pixel is unfolded or packed; only the weights
+/// are reordered to `[block][ci][ky][kx][64]`, per call or kept while they do not change. ONNX Runtime's
 /// blocked-layout kernels work this way; on AlexNet at batch 1 they ran near 80 % of this machine's
 /// peak where the implicit-im2col GEMM, whose packing each weight element pays for only 64 times when
 /// a layer has 64 output channels, ran near half.
