@@ -71,6 +71,32 @@ final class Conv2dTiledTests: XCTestCase {
     assertClose(routed, expected, tolerance: 2e-6 * 600, "conv2dForward")
   }
 
+  func testReLUOnTheWayOutMatchesReferenceThenReLU() {
+    for s in [Self.shapes[0], Self.shapes[2]] {
+      var rng = TestRandom(seed: 17)
+      var input = rng.array(s.inputCount)
+      input[5] = .nan
+      let weight = rng.array(s.weightCount)
+      let bias = rng.array(s.outChannels)
+      var expected = [Float](repeating: 0, count: s.outputCount)
+      var actual = [Float](repeating: .nan, count: s.outputCount)
+      for useBias in [true, false] {
+        bias.withUnsafeBufferPointer { pb in
+          let b = useBias ? pb.baseAddress : nil
+          conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
+          conv2dTiledForward(s, input: input, weight: weight, bias: b, output: &actual, relu: true)
+        }
+        expected = expected.map { $0 <= 0 ? 0 : $0 }
+        XCTAssertEqual(actual.filter(\.isNaN).count, expected.filter(\.isNaN).count, label(s))
+        XCTAssertGreaterThan(expected.filter(\.isNaN).count, 0, "a NaN input reaches some outputs")
+        let finite = zip(actual, expected).filter { !$0.1.isNaN }
+        XCTAssertTrue(finite.allSatisfy { $0.0 >= 0 && $0.0.sign == .plus }, "ReLU output is +0 or positive")
+        assertClose(
+          finite.map(\.0), finite.map(\.1), tolerance: 2e-6 * 400, "tiled + ReLU \(label(s)) bias \(useBias)")
+      }
+    }
+  }
+
   func testAppliesOnlyToWholeBlocksOfSixtyFourChannelsUndilated() {
     let base = Self.shapes[1]
     XCTAssertTrue(conv2dTiledApplies(base))

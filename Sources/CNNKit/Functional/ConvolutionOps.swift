@@ -78,6 +78,10 @@ extension Functional {
     let b = bias?.storage.readOnlyPointer
     // A weight that cannot change within this pass keeps its reordered or transformed copy.
     let frozen = !(GradMode.enabled && weight.requiresGrad)
+    var inputs = [input, weight]
+    if let bias { inputs.append(bias) }
+    // With no backward pass to feed, the tile kernel applies the ReLU as it stores the output.
+    var reluApplied = false
     if conv2dWinogradApplies(s) {
       var transformed: TensorStorage? = nil
       if frozen {
@@ -95,16 +99,16 @@ extension Functional {
       let reordered = weight.storage.derived(key, count: s.weightCount) { source, destination in
         conv2dTiledReorderWeights(s, weight: source, dst: destination)
       }
+      reluApplied = relu && !(GradMode.enabled && inputs.contains { $0.requiresGrad })
       conv2dTiledForward(
-        s, input: input.data, weight: w, bias: b, output: out.data, reorderedWeight: reordered.readOnlyPointer
-      )
+        s, input: input.data, weight: w, bias: b, output: out.data,
+        reorderedWeight: reordered.readOnlyPointer,
+        relu: reluApplied)
     } else {
       conv2dForward(s, input: input.data, weight: w, bias: b, output: out.data)
     }
-    var inputs = [input, weight]
-    if let bias { inputs.append(bias) }
     // A bit mask, not the output (which the next layer may not keep), is what the ReLU's backward needs.
-    let activated = relu ? ReLUMask.applyReLU(to: out, inputs: inputs) : nil
+    let activated = relu && !reluApplied ? ReLUMask.applyReLU(to: out, inputs: inputs) : nil
     return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient, owned in
       let g = activated?.backward(gradient, owned: owned) ?? gradient
       var dx: Tensor? = nil

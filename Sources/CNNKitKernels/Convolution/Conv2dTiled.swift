@@ -37,11 +37,12 @@ enum ConvTile {
 /// Forward convolution by output-channel tiles (where `conv2dTiledApplies`); same contract as
 /// `conv2dForward`. Writes every element of `output`. `reorderedWeight`, when given, is `weight`
 /// already through `conv2dTiledReorderWeights` (kept across calls while the weight is unchanged: the
-/// reordering otherwise took about a third of AlexNet's conv3–5 time at batch 1).
+/// reordering otherwise took about a third of AlexNet's conv3–5 time at batch 1). `relu` applies
+/// `reluForward` to the result on the way out (a Conv2d → ReLU pair in inference).
 public func conv2dTiledForward(
   _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-  reorderedWeight: UnsafePointer<Float>? = nil
+  reorderedWeight: UnsafePointer<Float>? = nil, relu: Bool = false
 ) {
   precondition(conv2dTiledApplies(s), "conv2dTiledForward: unsupported geometry")
   let (kh, kw) = (s.kernelHeight, s.kernelWidth)
@@ -114,7 +115,7 @@ public func conv2dTiledForward(
             storeTiledPixels(
               pixels, count: p1 - p0,
               output: output + ((n0 + j) * s.outChannels + firstChannel) * plane + p0, plane: plane,
-              bias: bias.map { $0 + firstChannel })
+              bias: bias.map { $0 + firstChannel }, relu: relu)
           }
         }
       }
@@ -148,11 +149,12 @@ public func conv2dTiledReorderWeights(
 }
 
 /// Moves `count` output pixels of a 64-channel block from pixel-major `pixels` (`pixels[x·64 + c]`)
-/// to the 64 NCHW planes at `output` (`output[c·plane + x]`), adding the bias.
+/// to the 64 NCHW planes at `output` (`output[c·plane + x]`), adding the bias and, when `relu`,
+/// applying `reluForward`'s rule (NaN passes) while the values are in cache.
 @inline(__always)
 func storeTiledPixels(
   _ pixels: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>, plane: Int,
-  bias: UnsafePointer<Float>?
+  bias: UnsafePointer<Float>?, relu: Bool
 ) {
   let n = ConvTile.channels
   var x = 0
@@ -166,10 +168,17 @@ func storeTiledPixels(
   for c in 0..<n {
     for xx in x..<count { output[c * plane + xx] = pixels[xx * n + c] }
   }
-  if let bias {
-    for c in 0..<n {
-      let line = output + c * plane
-      let b = bias[c]
+  if bias == nil && !relu { return }
+  for c in 0..<n {
+    let line = output + c * plane
+    let b = bias?[c] ?? 0
+    if relu {
+      // `<=` is false for NaN, so NaN survives; −0 becomes +0, as in `reluForward`.
+      for xx in 0..<count {
+        let v = line[xx] + b
+        line[xx] = v <= 0 ? 0 : v
+      }
+    } else {
       for xx in 0..<count { line[xx] += b }
     }
   }
