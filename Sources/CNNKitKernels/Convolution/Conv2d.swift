@@ -234,10 +234,19 @@ func conv2dBackwardInputAsConvolution(
       }
     }
   }
-  if conv2dWinogradApplies(t) {
-    conv2dWinogradForward(t, input: gradOutput, weight: flipped, bias: nil, output: gradInput)
+  conv2dForwardWithWinograd(t, input: gradOutput, weight: flipped, bias: nil, output: gradInput)
+}
+
+/// A forward convolution by Winograd where it applies, else by `conv2dForward`: for convolutions the
+/// kernels run internally (input gradients, phase images), whose weights change on every call.
+func conv2dForwardWithWinograd(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
+) {
+  if conv2dWinogradApplies(s) {
+    conv2dWinogradForward(s, input: input, weight: weight, bias: bias, output: output)
   } else {
-    conv2dForward(t, input: gradOutput, weight: flipped, bias: nil, output: gradInput)
+    conv2dForward(s, input: input, weight: weight, bias: bias, output: output)
   }
 }
 

@@ -170,11 +170,7 @@ public func conv2dSpaceToDepthForward(
       part.batch = min(chunk, s.batch - n0)
       spaceToDepthInput(s, t, input: input, firstImage: n0, count: part.batch, output: phases)
       let out = output + n0 * outPerImage
-      if conv2dWinogradApplies(part) {
-        conv2dWinogradForward(part, input: phases, weight: phaseWeight, bias: bias, output: out)
-      } else {
-        conv2dForward(part, input: phases, weight: phaseWeight, bias: bias, output: out)
-      }
+      conv2dForwardWithWinograd(part, input: phases, weight: phaseWeight, bias: bias, output: out)
     }
   }
 }
