@@ -14,7 +14,7 @@ final class WinogradTests: XCTestCase {
   /// of the transforms scales with `Σ|input · weight|`, not with the (possibly cancelling) result.
   private func check(
     _ s: Conv2dShape, bias useBias: Bool, seed: UInt64, scratchBytes: Int = 16 << 20,
-    tolerance: Double = 1e-5, file: StaticString = #filePath, line: UInt = #line
+    pretransformed: Bool = false, tolerance: Double = 1e-5, file: StaticString = #filePath, line: UInt = #line
   ) {
     var random = TestRandom(seed: seed)
     let input = random.array(s.inputCount)
@@ -31,8 +31,16 @@ final class WinogradTests: XCTestCase {
         conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
         conv2dForwardReference(
           s, input: input.map(abs), weight: weight.map(abs), bias: ab, output: &magnitude)
-        conv2dWinogradForward(
-          s, input: input, weight: weight, bias: b, output: &actual, scratchBytes: scratchBytes)
+        if pretransformed {
+          var transformed = [Float](repeating: .nan, count: conv2dWinogradTransformedWeightCount(s))
+          conv2dWinogradTransformWeights(s, weight: weight, dst: &transformed)
+          conv2dWinogradForward(
+            s, input: input, weight: weight, bias: b, output: &actual, scratchBytes: scratchBytes,
+            transformedWeight: transformed)
+        } else {
+          conv2dWinogradForward(
+            s, input: input, weight: weight, bias: b, output: &actual, scratchBytes: scratchBytes)
+        }
       }
     }
     var worst: Double = 0
@@ -108,6 +116,19 @@ final class WinogradTests: XCTestCase {
     check(
       shape(batch: 3, inChannels: 4, height: 9, width: 66, outChannels: 3, pad: 0), bias: false, seed: 52,
       scratchBytes: 30_000)
+  }
+
+  func testDeepInputsSpanSeveralPackedSlices() {
+    // More input channels than one packed GEMM slice holds (unequal slices of 150 and 135), on
+    // 13-wide maps (tiles gathered 8 at a time) and on 7-tile rows, whose 8-tile runs cross from one
+    // 32-tile sliver of the packed input into the next; with weights transformed per call and kept.
+    let narrow = shape(batch: 2, inChannels: 300, height: 13, width: 13, outChannels: 20, pad: 1)
+    let wide = shape(batch: 3, inChannels: 270, height: 6, width: 26, outChannels: 7, pad: 1)
+    for pretransformed in [false, true] {
+      check(narrow, bias: true, seed: 61, pretransformed: pretransformed)
+      check(wide, bias: false, seed: 62, pretransformed: pretransformed)
+      check(wide, bias: true, seed: 63, scratchBytes: 1_000_000, pretransformed: pretransformed)
+    }
   }
 
   func testVGGLikeLayer() {

@@ -45,8 +45,9 @@ public func conv2dWinogradForward(
   let ld = plan.chunkStride
 
   let weightFloats = transformedWeight == nil ? 36 * cout * cin : 0
+  let layout = PackedTiles(cin: cin, tiles: plan.chunkTiles)
   // 8 floats of slack: a ragged last group of tiles loads a whole vector.
-  WinogradScratch.with(floats: weightFloats + 36 * (cin + cout) * ld + 8) { scratch in
+  WinogradScratch.with(floats: weightFloats + 36 * (layout.positionStride + cout * ld) + 8) { scratch in
     let u: WinogradWeights
     if let transformedWeight {
       u = .packed(transformedWeight, stride: gemmPackedACount(m: cout, k: cin))
@@ -55,8 +56,8 @@ public func conv2dWinogradForward(
       u = .plain(scratch)
     }
     let v = scratch + weightFloats
-    let m = v + 36 * cin * ld
-    winogradForward(s, plan: plan, input: input, bias: bias, output: output, u: u, v: v, m: m)
+    let m = v + 36 * layout.positionStride
+    winogradForward(s, plan: plan, input: input, bias: bias, output: output, u: u, v: v, layout: layout, m: m)
   }
 }
 
@@ -88,14 +89,16 @@ public func conv2dWinogradTransformWeights(
   }
 }
 
-/// The body of `conv2dWinogradForward` on its scratch: transformed weights `u`, inputs `v`, products `m`.
+/// The body of `conv2dWinogradForward` on its scratch: transformed weights `u`, inputs `v` (laid out
+/// by `layout`), products `m`.
 private func winogradForward(
   _ s: Conv2dShape, plan: WinogradPlan, input: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-  u: WinogradWeights, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+  u: WinogradWeights, v: UnsafeMutablePointer<Float>, layout: PackedTiles, m: UnsafeMutablePointer<Float>
 ) {
   let (cin, cout) = (s.inChannels, s.outChannels)
   let ld = plan.chunkStride
+  let paddedCout = (cout + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr
 
   var start = 0
   while start < plan.totalTiles {
@@ -116,9 +119,13 @@ private func winogradForward(
           // this loop overwrites them afterwards, and full-vector stores are much cheaper.
           let end = min(start + count, (n + 1) * plan.tilesX * plan.tilesY) - start
           plan.forEachGroup(image: n, firstTile: start, count: count) { ty, tx0, lanes, offset in
+            // A run crossing into the next sliver is stored in two parts.
+            let split = layout.sliverColumns - offset % layout.sliverColumns
             winogradInputRun(
-              padded, ty: ty, tx0: tx0, lanes: offset + 8 <= end ? 8 : lanes, v: v + c * ld + offset,
-              positionStride: cin * ld)
+              padded, ty: ty, tx0: tx0, lanes: offset + 8 <= end ? 8 : lanes,
+              v: v + layout.offset(channel: c, tile: offset), split: split,
+              rest: v + layout.offset(channel: c, tile: offset + min(split, 8)),
+              positionStride: layout.positionStride)
           }
         }
       }
@@ -131,22 +138,26 @@ private func winogradForward(
           let first = (item % groups) * 8
           winogradGatherInput(
             s, plan: plan, input: input, channel: c, firstTile: start + first,
-            lanes: min(8, count - first), v: v + c * ld + first, positionStride: cin * ld, gather: gather)
+            lanes: min(8, count - first), v: v + layout.offset(channel: c, tile: first),
+            positionStride: layout.positionStride, gather: gather)
         }
       }
     }
-    // One GEMM per thread at a time: each is too small to pay for splitting it across threads.
+    // One GEMM per thread at a time: each is too small to pay for splitting it across threads. The
+    // transformed input is already in the GEMM's packed layout.
     Parallel.forEachDynamic(36) { position in
+      let b = GEMMSourceB.prepacked(v + position * layout.positionStride, paddedColumns: layout.paddedTiles)
+      let c = m + position * cout * ld
       switch u {
       case .plain(let u):
-        gemm(
-          transposeA: false, transposeB: false, m: cout, n: count, k: cin, alpha: 1,
-          a: u + position * cout * cin, lda: cin, b: v + position * cin * ld, ldb: ld,
-          beta: 0, c: m + position * cout * ld, ldc: ld)
+        PackedGEMM.run(
+          kernel: MicroKernel.self, transposeA: false, m: cout, n: count, k: cin, alpha: 1,
+          a: u + position * cout * cin, lda: cin, source: b, beta: 0, c: c, ldc: ld)
       case .packed(let u, let stride):
-        gemmPrepackedA(
-          m: cout, n: count, k: cin, alpha: 1, packedA: u + position * stride, transposeB: false,
-          b: v + position * cin * ld, ldb: ld, beta: 0, c: m + position * cout * ld, ldc: ld)
+        PackedGEMM.run(
+          kernel: MicroKernel.self, transposeA: false, m: cout, n: count, k: cin, alpha: 1,
+          a: u + position * stride, lda: 1, source: b, beta: 0, c: c, ldc: ld,
+          packedA: PrepackedA(pointer: u + position * stride, paddedRows: paddedCout))
       }
     }
     if plan.rowRuns {
@@ -298,10 +309,18 @@ private func store(_ x: Lanes, _ p: UnsafeMutablePointer<Float>) {
   UnsafeMutableRawPointer(p).storeBytes(of: x, as: Lanes.self)
 }
 
-/// Stores the first `lanes` lanes of `x`.
+/// Stores the first `lanes` lanes of `x` from `p`.
 @inline(__always)
 private func storeLanes(_ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-  if lanes == 8 {
+  storeLanes(x, p, lanes, split: 8, rest: p)
+}
+
+/// Stores the first `lanes` lanes of `x`: those below `split` from `p`, the others from `rest`.
+@inline(__always)
+private func storeLanes(
+  _ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: Int, split: Int, rest: UnsafeMutablePointer<Float>
+) {
+  if lanes == 8 && split >= 8 {
     store(x, p)
     return
   }
@@ -309,7 +328,39 @@ private func storeLanes(_ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: I
   withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 1) { staged in
     staged[0] = x
     let floats = UnsafeRawPointer(staged.baseAddress!).assumingMemoryBound(to: Float.self)
-    for k in 0..<lanes { p[k] = floats[k] }
+    for k in 0..<min(lanes, split) { p[k] = floats[k] }
+    for k in min(lanes, split)..<lanes { rest[k - split] = floats[k] }
+  }
+}
+
+/// Where the transformed input of one position lies: `op(B)` of that position's GEMM (`cin × tiles`)
+/// in the packed GEMM's layout (`gemmPackB`'s), so the transforms write it once and nothing repacks it.
+struct PackedTiles {
+  /// Input channels: the GEMMs' depth.
+  let cin: Int
+  /// Depth of one packed slice, as the packed GEMM cuts `cin`.
+  let sliceDepth: Int
+  /// Columns of one sliver.
+  let sliverColumns: Int
+  /// Tiles rounded up to whole slivers.
+  let paddedTiles: Int
+  /// Floats of one position.
+  var positionStride: Int { paddedTiles * cin }
+
+  init(cin: Int, tiles: Int) {
+    self.cin = cin
+    sliceDepth = PackedGEMM.blockSize(cin, limit: MicroKernel.kcMax, unit: 1)
+    sliverColumns = MicroKernel.nr
+    paddedTiles = (tiles + sliverColumns - 1) / sliverColumns * sliverColumns
+  }
+
+  /// Offset of (`channel`, `tile`) within a position; tiles of one sliver are consecutive.
+  @inline(__always)
+  func offset(channel: Int, tile: Int) -> Int {
+    let (slice, row) = channel.quotientAndRemainder(dividingBy: sliceDepth)
+    let depth = min(sliceDepth, cin - slice * sliceDepth)
+    let (sliver, column) = tile.quotientAndRemainder(dividingBy: sliverColumns)
+    return slice * sliceDepth * paddedTiles + (sliver * depth + row) * sliverColumns + column
   }
 }
 
@@ -474,10 +525,12 @@ private func inverseTransform(
 }
 
 /// Transforms tiles `tx0 ..< tx0 + lanes` of tile row `ty` of the plane in `padded`, one tile per
-/// lane, and stores position `e` of lane `k` at `v[e · positionStride + k]`.
+/// lane, and stores position `e` of lane `k` at `v[e · positionStride + k]`, or of lanes from `split`
+/// on at `rest[e · positionStride + k − split]`.
 @inline(__always)
 private func winogradInputRun(
-  _ padded: PaddedPlane, ty: Int, tx0: Int, lanes: Int, v: UnsafeMutablePointer<Float>, positionStride: Int
+  _ padded: PaddedPlane, ty: Int, tx0: Int, lanes: Int, v: UnsafeMutablePointer<Float>, split: Int,
+  rest: UnsafeMutablePointer<Float>, positionStride: Int
 ) {
   let d = padded.rows
   let w = padded.width
@@ -491,12 +544,15 @@ private func winogradInputRun(
   // Then down each column, straight to the transformed-input matrix.
   for c in 0..<6 {
     let o = inputLine(d[c], d[6 + c], d[12 + c], d[18 + c], d[24 + c], d[30 + c])
-    storeLanes(o.0, v + c * positionStride, lanes)
-    storeLanes(o.1, v + (6 + c) * positionStride, lanes)
-    storeLanes(o.2, v + (12 + c) * positionStride, lanes)
-    storeLanes(o.3, v + (18 + c) * positionStride, lanes)
-    storeLanes(o.4, v + (24 + c) * positionStride, lanes)
-    storeLanes(o.5, v + (30 + c) * positionStride, lanes)
+    @inline(__always) func put(_ x: Lanes, _ e: Int) {
+      storeLanes(x, v + e * positionStride, lanes, split: split, rest: rest + e * positionStride)
+    }
+    put(o.0, c)
+    put(o.1, 6 + c)
+    put(o.2, 12 + c)
+    put(o.3, 18 + c)
+    put(o.4, 24 + c)
+    put(o.5, 30 + c)
   }
 }
 
