@@ -42,6 +42,21 @@ final class DerivedWeightsTests: XCTestCase {
     XCTAssertEqual(made, 3)
   }
 
+  func testMovingOntoHugePagesKeepsContentsAndVersion() {
+    // 20 MiB: several whole 2 MiB pages and partial ones at both ends.
+    let count = 5 << 20 + 1234
+    let storage = TensorStorage(uninitializedCount: count)
+    let p = storage.pointer
+    for i in 0..<count { p[i] = Float(i % 10_007) - 5000 }
+    let version = storage.version
+    storage.preferHugePages()
+    XCTAssertEqual(storage.version, version)
+    let q = storage.readOnlyPointer
+    var mismatches = 0
+    for i in 0..<count where q[i] != Float(i % 10_007) - 5000 { mismatches += 1 }
+    XCTAssertEqual(mismatches, 0)
+  }
+
   /// A 64-channel convolution in inference keeps its reordered weight across calls; changing the
   /// weight through `data` (as an optimizer or a loader does) must show in the next result.
   func testConvolutionSeesWeightChangesBetweenInferenceCalls() throws {

@@ -26,6 +26,7 @@ open class Module {
   @discardableResult
   public func registerParameter(_ name: String, _ tensor: Tensor) -> Tensor {
     tensor.requiresGrad = true
+    if !tensor.isMeta { tensor.storage.preferHugePages() }
     ownParameters.append((name, tensor))
     return tensor
   }

@@ -64,6 +64,18 @@ public final class TensorStorage: @unchecked Sendable {
 
   deinit { BufferPool.release(UnsafeMutableRawPointer(base), size: capacityBytes) }
 
+  /// Moves a large buffer onto huge pages (`LargeAllocation.preferHugePages`): for weights, which
+  /// live as long as the model and are streamed by every batch-1 forward pass. Contents are kept.
+  public func preferHugePages() {
+    if capacityBytes >= Self.hugePageMinimumBytes {
+      LargeAllocation.preferHugePages(UnsafeMutableRawPointer(base), bytes: capacityBytes)
+    }
+  }
+
+  /// Buffers from this size up go onto huge pages when asked; below it most of a buffer would lie in
+  /// partial 2 MiB pages anyway.
+  static let hugePageMinimumBytes = 8 << 20
+
   /// What a derived buffer holds, so one storage never serves a buffer made for another use.
   public struct DerivedKey: Hashable, Sendable {
     /// The use, e.g. `"conv2d-tiles"`.
@@ -90,6 +102,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
     let made = TensorStorage(uninitializedCount: count)
     make(readOnlyPointer, made.base)
+    made.preferHugePages()
     derivedEntry = (key, current, made)
     return made
   }
