@@ -67,7 +67,7 @@ public enum BufferPool {
       return (buffer, size)
     }
     missCount += 1
-    // Make room: live + cached stays within the larger of the live peak and the floor.
+    // Make room: live + cached stays within `budget(peakLiveBytes:)`.
     let evicted = evictSmallest(toFit: 0, below: Int.max)
     lock.unlock()
     for (p, n) in evicted { LargeAllocation.deallocate(p, bytes: n) }
