@@ -38,7 +38,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
-    .target(name: "CNNKitKernels", swiftSettings: kernelFlags),
+    // A software prefetch for the kernels (Swift has no spelling for one).
+    .target(name: "CKernelSupport"),
+    .target(name: "CNNKitKernels", dependencies: ["CKernelSupport"], swiftSettings: kernelFlags),
     // JPEG/PNG/gzip decoding on the system libjpeg-turbo, libpng and zlib (headers from the -dev packages).
     .target(
       name: "CImageCodecs",

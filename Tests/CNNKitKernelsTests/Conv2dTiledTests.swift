@@ -111,3 +111,49 @@ final class Conv2dTiledTests: XCTestCase {
     XCTAssertFalse(conv2dTiledApplies(dilated))
   }
 }
+
+/// Which weights the tiles prefetch: always a real slice of the reordered weights, and the one the
+/// task (or the thread's next task) reads next.
+final class ConvTilePrefetchTests: XCTestCase {
+  func testPrefetchNamesTheNextSliceOrTheNextTasksBlock() {
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    // (kdim, blocks per group, groups, ranges): AlexNet's conv3 and conv1 at batch 1, a grouped
+    // layer, and depths that end on and just past a slice boundary.
+    let cases = [(1728, 6, 1, 2), (363, 1, 1, 16), (1200, 2, 2, 3), (1024, 3, 1, 1), (513, 4, 1, 2)]
+    for threads in [1, 2, 3] {
+      Parallel.threadCount = threads
+      for (kdim, blocksPerGroup, groups, ranges) in cases {
+        let tasks = blocksPerGroup * ranges
+        let total = groups * blocksPerGroup * kdim * ConvTile.channels
+        for group in 0..<groups {
+          for task in 0..<tasks {
+            let block = group * blocksPerGroup + task / ranges
+            for slice in stride(from: 0, to: kdim, by: ConvTile.stepsPerSlice) {
+              let steps = min(ConvTile.stepsPerSlice, kdim - slice)
+              let ahead = ConvTile.prefetchAhead(
+                slice: slice, steps: steps, kdim: kdim, task: task, tasks: tasks, ranges: ranges,
+                blocksPerGroup: blocksPerGroup, group: group)
+              let label = "kdim \(kdim) group \(group) task \(task) slice \(slice) threads \(threads)"
+              XCTAssertLessThanOrEqual(ahead.offset + ahead.steps * ConvTile.channels, total, label)
+              XCTAssertLessThanOrEqual(ahead.steps, ConvTile.stepsPerSlice, label)
+              if slice + steps < kdim {
+                XCTAssertEqual(ahead.offset, (block * kdim + slice + steps) * ConvTile.channels, label)
+                XCTAssertEqual(ahead.steps, min(ConvTile.stepsPerSlice, kdim - slice - steps), label)
+                continue
+              }
+              let later = task + threads
+              let laterBlock = group * blocksPerGroup + later / ranges
+              if later < tasks && laterBlock != block {
+                XCTAssertEqual(ahead.offset, laterBlock * kdim * ConvTile.channels, label)
+                XCTAssertEqual(ahead.steps, min(ConvTile.stepsPerSlice, kdim), label)
+              } else {
+                XCTAssertEqual(ahead.steps, 0, label)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -57,6 +57,37 @@ final class DerivedWeightsTests: XCTestCase {
     XCTAssertEqual(mismatches, 0)
   }
 
+  func testLargeDerivedBuffersLieOnTheirOwnHugePages() {
+    // 1.5 MiB of source: the derived copy is kept on its own mapping, a whole 2 MiB page on Linux.
+    let count = 3 << 17
+    let storage = TensorStorage(uninitializedCount: count)
+    let p = storage.pointer
+    for i in 0..<count { p[i] = Float(i % 1009) }
+    let copy = { (src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) in
+      dst.update(from: src, count: count)
+    }
+    let made = storage.derived(key, count: count, make: copy)
+    #if os(Linux)
+      XCTAssertEqual(Int(bitPattern: made.readOnlyPointer) % LargeAllocation.hugePageBytes, 0)
+    #endif
+    XCTAssertTrue(storage.derived(key, count: count, make: copy) === made)
+    var mismatches = 0
+    for i in 0..<count where made.readOnlyPointer[i] != Float(i % 1009) { mismatches += 1 }
+    XCTAssertEqual(mismatches, 0)
+    // Buffers allocated and released in a row reuse the address space without overlap.
+    let (a, aBytes) = LargeAllocation.allocateOnHugePages(bytes: 5 << 20)
+    let (b, bBytes) = LargeAllocation.allocateOnHugePages(bytes: 1)
+    #if os(Linux)
+      XCTAssertEqual([aBytes, bBytes], [6 << 20, 2 << 20])
+      XCTAssertEqual(Int(bitPattern: b) % LargeAllocation.hugePageBytes, 0)
+    #endif
+    a.storeBytes(of: 1, toByteOffset: aBytes - 4, as: Float.self)
+    b.storeBytes(of: 2, as: Float.self)
+    XCTAssertEqual(a.load(fromByteOffset: aBytes - 4, as: Float.self), 1)
+    LargeAllocation.deallocate(a, bytes: aBytes)
+    LargeAllocation.deallocate(b, bytes: bBytes)
+  }
+
   /// A 64-channel convolution in inference keeps its reordered weight across calls; changing the
   /// weight through `data` (as an optimizer or a loader does) must show in the next result.
   func testConvolutionSeesWeightChangesBetweenInferenceCalls() throws {

@@ -30,8 +30,10 @@ public final class TensorStorage: @unchecked Sendable {
   private let base: UnsafeMutablePointer<Float>
   /// Number of elements.
   public let count: Int
-  /// Bytes of the pooled buffer (its size class).
+  /// Bytes of the pooled buffer (its size class), or of the mapping when not `pooled`.
   private let capacityBytes: Int
+  /// Whether the buffer goes back to `BufferPool`; long-lived ones are unmapped instead.
+  private let pooled: Bool
   private let versionCounter = Atomic<UInt64>(0)
   private let derivedLock = NSLock()
   private var derivedEntry: (key: DerivedKey, version: UInt64, storage: TensorStorage)?
@@ -59,10 +61,28 @@ public final class TensorStorage: @unchecked Sendable {
     self.count = count
     let (raw, bytes) = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
     capacityBytes = bytes
+    pooled = true
     base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
   }
 
-  deinit { BufferPool.release(UnsafeMutableRawPointer(base), size: capacityBytes) }
+  /// Allocates `count` elements with unspecified contents outside the pool, on huge pages
+  /// (`LargeAllocation.allocateOnHugePages`): for buffers kept as long as their source and streamed
+  /// by every pass.
+  init(longLivedUninitializedCount count: Int) {
+    self.count = count
+    let (raw, bytes) = LargeAllocation.allocateOnHugePages(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+    capacityBytes = bytes
+    pooled = false
+    base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+  }
+
+  deinit {
+    if pooled {
+      BufferPool.release(UnsafeMutableRawPointer(base), size: capacityBytes)
+    } else {
+      LargeAllocation.deallocate(UnsafeMutableRawPointer(base), bytes: capacityBytes)
+    }
+  }
 
   /// Moves a large buffer onto huge pages (`LargeAllocation.preferHugePages`): for weights, which
   /// live as long as the model and are streamed by every batch-1 forward pass. Contents are kept.
@@ -100,9 +120,11 @@ public final class TensorStorage: @unchecked Sendable {
     if let entry = derivedEntry, entry.key == key, entry.version == current, entry.storage.count == count {
       return entry.storage
     }
-    let made = TensorStorage(uninitializedCount: count)
+    // From 1 MiB up a kept buffer goes on its own huge pages; smaller ones share pooled pages.
+    let made =
+      count * MemoryLayout<Float>.stride >= LargeAllocation.threshold
+      ? TensorStorage(longLivedUninitializedCount: count) : TensorStorage(uninitializedCount: count)
     make(readOnlyPointer, made.base)
-    made.preferHugePages()
     derivedEntry = (key, current, made)
     return made
   }

@@ -1,3 +1,5 @@
+import CKernelSupport
+
 /// Direct convolution with output channels in SIMD lanes.
 ///
 /// A tile is 64 output channels (four 16-float vectors) by 6 consecutive pixels of the output plane
@@ -24,14 +26,34 @@ public func conv2dTiledPreferred(_ s: Conv2dShape) -> Bool {
   #endif
 }
 
-/// Tile sizes of `conv2dTiledForward`.
-enum ConvTile {
+/// Tile sizes and weight prefetching of `conv2dTiledForward`.
+public enum ConvTile {
   /// Output channels per tile (four vectors).
-  static let channels = 64
+  public static let channels = 64
   /// Output pixels per tile (consecutive in the plane).
-  static let pixels = 6
+  public static let pixels = 6
   /// Reduction steps per pass over a range of tiles: 128 KiB of weights.
-  static let stepsPerSlice = 512
+  public static let stepsPerSlice = 512
+
+  /// The reordered weights a task reads next, prefetched while slice `slice` (`steps` deep, of
+  /// `kdim`) of task `task` (of `tasks`, each a block of `blocksPerGroup` in group `group` times one
+  /// of `ranges` pixel ranges) runs: a float offset into the reordered weights and a depth in steps
+  /// of 64 floats, 0 when nothing is ahead. That is the block's next slice, or after its last the
+  /// first slice of the task this thread will likely claim next, when that is another block.
+  public static func prefetchAhead(
+    slice: Int, steps: Int, kdim: Int, task: Int, tasks: Int, ranges: Int, blocksPerGroup: Int, group: Int
+  ) -> (offset: Int, steps: Int) {
+    let block = group * blocksPerGroup + task / ranges % blocksPerGroup
+    if slice + steps < kdim {
+      return ((block * kdim + slice + steps) * channels, min(stepsPerSlice, kdim - slice - steps))
+    }
+    // Threads claim tasks in order, so each takes about every `threadCount`-th one.
+    let later = task + Parallel.threadCount
+    if later >= tasks { return (0, 0) }
+    let nextBlock = group * blocksPerGroup + later / ranges % blocksPerGroup
+    if nextBlock == block { return (0, 0) }
+    return (nextBlock * kdim * channels, min(stepsPerSlice, kdim))
+  }
 }
 
 /// Forward convolution by output-channel tiles (where `conv2dTiledApplies`); same contract as
@@ -102,14 +124,30 @@ public func conv2dTiledForward(
           withUnsafeTemporaryAllocation(of: Float.self, capacity: rangeUnits * unit * ConvTile.channels) {
             buffer in
             let pixels = buffer.baseAddress!
+            let tiles = (p1 - p0 + ConvTile.pixels - 1) / ConvTile.pixels
             // Steps in slices whose weights (`stepsPerSlice` × 256 B) stay in L2 across the tiles.
             for t0 in stride(from: 0, to: kdim, by: ConvTile.stepsPerSlice) {
               let steps = min(ConvTile.stepsPerSlice, kdim - t0)
+              // While this slice's tiles run, the weights read next come into L2: the next slice, or
+              // after the last the first slice of the task this thread is likely to claim next. At batch
+              // 1 the weights are cold (the classifier streamed since) and this hides their fetch.
+              let ahead = ConvTile.prefetchAhead(
+                slice: t0, steps: steps, kdim: kdim, task: task, tasks: count * blocksPerGroup * ranges,
+                ranges: ranges, blocksPerGroup: blocksPerGroup, group: g)
+              let pairs = ahead.steps * ConvTile.channels * 4 / 128
+              let pairsPerTile = (pairs + tiles - 1) / tiles
+              let every = max(1, steps / max(1, pairsPerTile))
+              var next = UnsafeRawPointer(tiledWeight + ahead.offset)
+              var left = pairs
               for p in stride(from: p0, to: p1, by: ConvTile.pixels) {
+                let issue = min(left, steps / every)
                 convTile(
                   steps: steps, image: image, starts: starts + p, offsets: offsets + t0,
                   weight: blockWeight + t0 * ConvTile.channels, accumulate: t0 > 0,
-                  out: pixels + (p - p0) * ConvTile.channels)
+                  out: pixels + (p - p0) * ConvTile.channels, prefetch: next, prefetchEvery: every,
+                  prefetchPairs: issue)
+                next += 128 * issue
+                left -= issue
               }
             }
             storeTiledPixels(
@@ -186,11 +224,13 @@ func storeTiledPixels(
 
 /// One tile: 64 output channels × 6 pixels whose windows start at `image + starts[i]`, summed over
 /// `steps` steps of `offsets` and `weight` (64 floats per step). Writes `out[i·64 + c]`, or adds to
-/// it when `accumulate`.
+/// it when `accumulate`. On the way it prefetches `prefetchPairs` pairs of cache lines from
+/// `prefetch` into L2, one pair every `prefetchEvery` steps, so the fetch hides behind the FMAs.
 @inline(__always)
 func convTile(
   steps: Int, image: UnsafePointer<Float>, starts: UnsafePointer<Int>, offsets: UnsafePointer<Int>,
-  weight: UnsafePointer<Float>, accumulate: Bool, out: UnsafeMutablePointer<Float>
+  weight: UnsafePointer<Float>, accumulate: Bool, out: UnsafeMutablePointer<Float>,
+  prefetch: UnsafeRawPointer, prefetchEvery: Int, prefetchPairs: Int
 ) {
   typealias V = SIMD16<Float>
   let dst = UnsafeMutableRawPointer(out)
@@ -207,7 +247,18 @@ func convTile(
   let (x0, x1, x2) = (image + starts[0], image + starts[1], image + starts[2])
   let (x3, x4, x5) = (image + starts[3], image + starts[4], image + starts[5])
   var w = UnsafeRawPointer(weight)
+  var ahead = prefetch
+  var countdown = prefetchEvery
+  var left = prefetchPairs
   for t in 0..<steps {
+    countdown -= 1
+    if countdown == 0 && left > 0 {
+      cnnkit_prefetch_l2(ahead)
+      cnnkit_prefetch_l2(ahead + 64)
+      ahead += 128
+      left -= 1
+      countdown = prefetchEvery
+    }
     let o = offsets[t]
     let w0 = w.loadUnaligned(as: V.self)
     let w1 = w.loadUnaligned(fromByteOffset: 64, as: V.self)
