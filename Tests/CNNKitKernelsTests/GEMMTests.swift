@@ -102,6 +102,12 @@ final class GEMMTests: XCTestCase {
         check(ta, tb, m: 25, n: 65, k: 385, alpha: -0.5, beta: 1, padC: 3, tile: tile)
         check(ta, tb, m: 130, n: 97, k: 600, beta: 0.5, tile: tile)
         check(ta, tb, m: 12, n: 32, k: 256, nanFill: true, tile: tile)
+        // Remainders of exactly half a tile (16 columns, 6 rows) and the corner of both, which the
+        // 12×32 kernel stores straight from its half-size loops.
+        check(ta, tb, m: 18, n: 48, k: 300, alpha: 1.5, beta: 0.5, tile: tile)
+        check(ta, tb, m: 30, n: 80, k: 257, nanFill: true, tile: tile)
+        check(ta, tb, m: 6, n: 16, k: 5, alpha: -1, beta: 1, padC: 2, tile: tile)
+        check(ta, tb, m: 5, n: 41, k: 64, tile: tile)
       }
     }
   }

@@ -149,6 +149,10 @@ enum MicroKernel6x16: GEMMMicroKernel {
 /// 12×32 tile in twenty-four `SIMD16<Float>` accumulators: 24 + 2 B vectors + 1 broadcast = 27 of
 /// the 32 zmm registers on AVX-512. Built for other targets it still computes the right answer, only
 /// slowly (the accumulators spill), which lets the tests check it everywhere.
+///
+/// Edge tiles of at most 16 columns or 6 rows run half-size loops (`runNarrow`, `runShort`) on the
+/// same packed slivers: a 13×13 map (N = 169) otherwise spends 23 of its last 32 columns, 12 % of
+/// the GEMM, on padding.
 enum MicroKernel12x32: GEMMMicroKernel {
   static var mr: Int { 12 }
   static var nr: Int { 32 }
@@ -162,6 +166,18 @@ enum MicroKernel12x32: GEMMMicroKernel {
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
     alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
   ) {
+    if cols <= 16 {
+      runNarrow(
+        kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta, scratch: scratch
+      )
+      return
+    }
+    if rows <= 6 {
+      runShort(
+        kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta, scratch: scratch
+      )
+      return
+    }
     var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
     var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
     var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
@@ -239,6 +255,106 @@ enum MicroKernel12x32: GEMMMicroKernel {
     storeTileRow(out + 10 * ld, ca1, offset: 64, al, be)
     storeTileRow(out + 11 * ld, cb0, offset: 0, al, be)
     storeTileRow(out + 11 * ld, cb1, offset: 64, al, be)
+    if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
+  }
+  /// The left 16 columns of a tile (`cols ≤ 16`): twelve accumulators, one B vector per step.
+  @inline(never)
+  static func runNarrow(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+    alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
+  ) {
+    var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector()
+    var c4 = Vector(), c5 = Vector(), c6 = Vector(), c7 = Vector()
+    var c8 = Vector(), c9 = Vector(), ca = Vector(), cb = Vector()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      c0 = c0.addingProduct(Vector(repeating: pa.load(as: Float.self)), b0)
+      c1 = c1.addingProduct(Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self)), b0)
+      c2 = c2.addingProduct(Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self)), b0)
+      c3 = c3.addingProduct(Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self)), b0)
+      c4 = c4.addingProduct(Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self)), b0)
+      c5 = c5.addingProduct(Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self)), b0)
+      c6 = c6.addingProduct(Vector(repeating: pa.load(fromByteOffset: 24, as: Float.self)), b0)
+      c7 = c7.addingProduct(Vector(repeating: pa.load(fromByteOffset: 28, as: Float.self)), b0)
+      c8 = c8.addingProduct(Vector(repeating: pa.load(fromByteOffset: 32, as: Float.self)), b0)
+      c9 = c9.addingProduct(Vector(repeating: pa.load(fromByteOffset: 36, as: Float.self)), b0)
+      ca = ca.addingProduct(Vector(repeating: pa.load(fromByteOffset: 40, as: Float.self)), b0)
+      cb = cb.addingProduct(Vector(repeating: pa.load(fromByteOffset: 44, as: Float.self)), b0)
+      pa += 48
+      pb += 128
+    }
+    let full = rows == mr && cols == 16
+    let (out, ld) = full ? (c, ldc) : (scratch, nr)
+    let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
+    storeTileRow(out, c0, offset: 0, al, be)
+    storeTileRow(out + ld, c1, offset: 0, al, be)
+    storeTileRow(out + 2 * ld, c2, offset: 0, al, be)
+    storeTileRow(out + 3 * ld, c3, offset: 0, al, be)
+    storeTileRow(out + 4 * ld, c4, offset: 0, al, be)
+    storeTileRow(out + 5 * ld, c5, offset: 0, al, be)
+    storeTileRow(out + 6 * ld, c6, offset: 0, al, be)
+    storeTileRow(out + 7 * ld, c7, offset: 0, al, be)
+    storeTileRow(out + 8 * ld, c8, offset: 0, al, be)
+    storeTileRow(out + 9 * ld, c9, offset: 0, al, be)
+    storeTileRow(out + 10 * ld, ca, offset: 0, al, be)
+    storeTileRow(out + 11 * ld, cb, offset: 0, al, be)
+    if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
+  }
+
+  /// The top 6 rows of a tile (`rows ≤ 6`, `cols > 16`): twelve accumulators, six broadcasts per step.
+  @inline(never)
+  static func runShort(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+    alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
+  ) {
+    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
+    var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
+    var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
+      var av = Vector(repeating: pa.load(as: Float.self))
+      c00 = c00.addingProduct(av, b0)
+      c01 = c01.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
+      c10 = c10.addingProduct(av, b0)
+      c11 = c11.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
+      c20 = c20.addingProduct(av, b0)
+      c21 = c21.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
+      c30 = c30.addingProduct(av, b0)
+      c31 = c31.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self))
+      c40 = c40.addingProduct(av, b0)
+      c41 = c41.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self))
+      c50 = c50.addingProduct(av, b0)
+      c51 = c51.addingProduct(av, b1)
+      pa += 48
+      pb += 128
+    }
+    let full = rows == 6 && cols == nr
+    let (out, ld) = full ? (c, ldc) : (scratch, nr)
+    let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
+    storeTileRow(out, c00, offset: 0, al, be)
+    storeTileRow(out, c01, offset: 64, al, be)
+    storeTileRow(out + ld, c10, offset: 0, al, be)
+    storeTileRow(out + ld, c11, offset: 64, al, be)
+    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
+    storeTileRow(out + 2 * ld, c21, offset: 64, al, be)
+    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
+    storeTileRow(out + 3 * ld, c31, offset: 64, al, be)
+    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
+    storeTileRow(out + 4 * ld, c41, offset: 64, al, be)
+    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
+    storeTileRow(out + 5 * ld, c51, offset: 64, al, be)
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
 }
