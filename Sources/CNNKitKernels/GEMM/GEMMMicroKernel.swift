@@ -178,85 +178,72 @@ enum MicroKernel12x32: GEMMMicroKernel {
       )
       return
     }
-    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
-    var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
-    var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
-    var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
-    var c80 = Vector(), c81 = Vector(), c90 = Vector(), c91 = Vector()
-    var ca0 = Vector(), ca1 = Vector(), cb0 = Vector(), cb1 = Vector()
+    var top = Rows(), bottom = Rows()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
       let b0 = pb.loadUnaligned(as: Vector.self)
       let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
-      var av = Vector(repeating: pa.load(as: Float.self))
-      c00 = c00.addingProduct(av, b0)
-      c01 = c01.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
-      c10 = c10.addingProduct(av, b0)
-      c11 = c11.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
-      c20 = c20.addingProduct(av, b0)
-      c21 = c21.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
-      c30 = c30.addingProduct(av, b0)
-      c31 = c31.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self))
-      c40 = c40.addingProduct(av, b0)
-      c41 = c41.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self))
-      c50 = c50.addingProduct(av, b0)
-      c51 = c51.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 24, as: Float.self))
-      c60 = c60.addingProduct(av, b0)
-      c61 = c61.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 28, as: Float.self))
-      c70 = c70.addingProduct(av, b0)
-      c71 = c71.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 32, as: Float.self))
-      c80 = c80.addingProduct(av, b0)
-      c81 = c81.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 36, as: Float.self))
-      c90 = c90.addingProduct(av, b0)
-      c91 = c91.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 40, as: Float.self))
-      ca0 = ca0.addingProduct(av, b0)
-      ca1 = ca1.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 44, as: Float.self))
-      cb0 = cb0.addingProduct(av, b0)
-      cb1 = cb1.addingProduct(av, b1)
+      top.step(pa, b0, b1)
+      bottom.step(pa + 24, b0, b1)
       pa += 48
       pb += 128
     }
     let full = rows == mr && cols == nr
     let (out, ld) = full ? (c, ldc) : (scratch, nr)
     let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
-    storeTileRow(out, c00, offset: 0, al, be)
-    storeTileRow(out, c01, offset: 64, al, be)
-    storeTileRow(out + ld, c10, offset: 0, al, be)
-    storeTileRow(out + ld, c11, offset: 64, al, be)
-    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
-    storeTileRow(out + 2 * ld, c21, offset: 64, al, be)
-    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
-    storeTileRow(out + 3 * ld, c31, offset: 64, al, be)
-    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
-    storeTileRow(out + 4 * ld, c41, offset: 64, al, be)
-    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
-    storeTileRow(out + 5 * ld, c51, offset: 64, al, be)
-    storeTileRow(out + 6 * ld, c60, offset: 0, al, be)
-    storeTileRow(out + 6 * ld, c61, offset: 64, al, be)
-    storeTileRow(out + 7 * ld, c70, offset: 0, al, be)
-    storeTileRow(out + 7 * ld, c71, offset: 64, al, be)
-    storeTileRow(out + 8 * ld, c80, offset: 0, al, be)
-    storeTileRow(out + 8 * ld, c81, offset: 64, al, be)
-    storeTileRow(out + 9 * ld, c90, offset: 0, al, be)
-    storeTileRow(out + 9 * ld, c91, offset: 64, al, be)
-    storeTileRow(out + 10 * ld, ca0, offset: 0, al, be)
-    storeTileRow(out + 10 * ld, ca1, offset: 64, al, be)
-    storeTileRow(out + 11 * ld, cb0, offset: 0, al, be)
-    storeTileRow(out + 11 * ld, cb1, offset: 64, al, be)
+    top.store(out, ld, al, be)
+    bottom.store(out + 6 * ld, ld, al, be)
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
+
+  /// Six rows by 32 columns of accumulators, a half tile: the full tile is two, the short edge one.
+  /// Inlined into the loops, its fields live in registers.
+  struct Rows {
+    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
+    var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+
+    /// One k step: the six A values at `a` broadcast against the two B vectors.
+    @inline(__always)
+    mutating func step(_ a: UnsafeRawPointer, _ b0: Vector, _ b1: Vector) {
+      var av = Vector(repeating: a.load(as: Float.self))
+      c00 = c00.addingProduct(av, b0)
+      c01 = c01.addingProduct(av, b1)
+      av = Vector(repeating: a.load(fromByteOffset: 4, as: Float.self))
+      c10 = c10.addingProduct(av, b0)
+      c11 = c11.addingProduct(av, b1)
+      av = Vector(repeating: a.load(fromByteOffset: 8, as: Float.self))
+      c20 = c20.addingProduct(av, b0)
+      c21 = c21.addingProduct(av, b1)
+      av = Vector(repeating: a.load(fromByteOffset: 12, as: Float.self))
+      c30 = c30.addingProduct(av, b0)
+      c31 = c31.addingProduct(av, b1)
+      av = Vector(repeating: a.load(fromByteOffset: 16, as: Float.self))
+      c40 = c40.addingProduct(av, b0)
+      c41 = c41.addingProduct(av, b1)
+      av = Vector(repeating: a.load(fromByteOffset: 20, as: Float.self))
+      c50 = c50.addingProduct(av, b0)
+      c51 = c51.addingProduct(av, b1)
+    }
+
+    /// Writes the six rows to `out` (row stride `ld`) through `storeTileRow`.
+    @inline(__always)
+    func store(_ out: UnsafeMutablePointer<Float>, _ ld: Int, _ alpha: Float, _ beta: Float) {
+      storeTileRow(out, c00, offset: 0, alpha, beta)
+      storeTileRow(out, c01, offset: 64, alpha, beta)
+      storeTileRow(out + ld, c10, offset: 0, alpha, beta)
+      storeTileRow(out + ld, c11, offset: 64, alpha, beta)
+      storeTileRow(out + 2 * ld, c20, offset: 0, alpha, beta)
+      storeTileRow(out + 2 * ld, c21, offset: 64, alpha, beta)
+      storeTileRow(out + 3 * ld, c30, offset: 0, alpha, beta)
+      storeTileRow(out + 3 * ld, c31, offset: 64, alpha, beta)
+      storeTileRow(out + 4 * ld, c40, offset: 0, alpha, beta)
+      storeTileRow(out + 4 * ld, c41, offset: 64, alpha, beta)
+      storeTileRow(out + 5 * ld, c50, offset: 0, alpha, beta)
+      storeTileRow(out + 5 * ld, c51, offset: 64, alpha, beta)
+    }
+  }
+
   /// The left 16 columns of a tile (`cols ≤ 16`): twelve accumulators, one B vector per step.
   @inline(never)
   static func runNarrow(
@@ -311,50 +298,18 @@ enum MicroKernel12x32: GEMMMicroKernel {
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
     alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
   ) {
-    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
-    var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
-    var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+    var top = Rows()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
-      let b0 = pb.loadUnaligned(as: Vector.self)
-      let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
-      var av = Vector(repeating: pa.load(as: Float.self))
-      c00 = c00.addingProduct(av, b0)
-      c01 = c01.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
-      c10 = c10.addingProduct(av, b0)
-      c11 = c11.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
-      c20 = c20.addingProduct(av, b0)
-      c21 = c21.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
-      c30 = c30.addingProduct(av, b0)
-      c31 = c31.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self))
-      c40 = c40.addingProduct(av, b0)
-      c41 = c41.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self))
-      c50 = c50.addingProduct(av, b0)
-      c51 = c51.addingProduct(av, b1)
+      top.step(pa, pb.loadUnaligned(as: Vector.self), pb.loadUnaligned(fromByteOffset: 64, as: Vector.self))
       pa += 48
       pb += 128
     }
     let full = rows == 6 && cols == nr
     let (out, ld) = full ? (c, ldc) : (scratch, nr)
     let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
-    storeTileRow(out, c00, offset: 0, al, be)
-    storeTileRow(out, c01, offset: 64, al, be)
-    storeTileRow(out + ld, c10, offset: 0, al, be)
-    storeTileRow(out + ld, c11, offset: 64, al, be)
-    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
-    storeTileRow(out + 2 * ld, c21, offset: 64, al, be)
-    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
-    storeTileRow(out + 3 * ld, c31, offset: 64, al, be)
-    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
-    storeTileRow(out + 4 * ld, c41, offset: 64, al, be)
-    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
-    storeTileRow(out + 5 * ld, c51, offset: 64, al, be)
+    top.store(out, ld, al, be)
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
 }
