@@ -98,7 +98,8 @@ public final class WorkerPool: @unchecked Sendable {
   public static let spinLimit: UInt64 = 100_000  // ns
 
   private let workers: Int
-  /// The region (high 32 bits) and its next unclaimed index (low 32 bits).
+  /// The region (bits 32 and up), its index count (bits 16–31) and next unclaimed index (bits
+  /// 0–15), in one word so a claim always sees the count of the region it claims from.
   private let ticket = Atomic<Int>(0)
   /// Indices of the current region finished.
   private let finished = Atomic<Int>(0)
@@ -109,7 +110,6 @@ public final class WorkerPool: @unchecked Sendable {
   /// back to libdispatch.
   private let busy = NSLock()
   private var body: ((Int) -> Void)?
-  private var threads = 0
   private var region = 0
   private var started = false
 
@@ -118,16 +118,15 @@ public final class WorkerPool: @unchecked Sendable {
   /// Runs `body(t)` for `t` in `0..<threads` on the caller and the workers; false (nothing run)
   /// when the pool is busy or too small.
   func run(_ threads: Int, _ body: (Int) -> Void) -> Bool {
-    guard threads - 1 <= workers, threads < 1 << 31, busy.try() else { return false }
+    guard threads - 1 <= workers, threads < 1 << 16, busy.try() else { return false }
     defer { busy.unlock() }
     if !started { start() }
     withoutActuallyEscaping(body) { body in
       self.body = body
-      self.threads = threads
       // Numbers 1 … 2³¹ − 1 in turn, so `region << 32` stays positive.
       region = region % 0x7FFF_FFFF + 1
       finished.store(0, ordering: .relaxed)
-      ticket.store(region << 32, ordering: .sequentiallyConsistent)
+      ticket.store(region << 32 | threads << 16, ordering: .sequentiallyConsistent)
       if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
         wake.lock()
         wake.broadcast()
@@ -148,15 +147,15 @@ public final class WorkerPool: @unchecked Sendable {
   /// Claims and runs indices of `region` until none are left or a newer region has begun.
   private func work(region: Int) {
     var current = ticket.load(ordering: .acquiring)
-    while current >> 32 == region, current & 0xFFFF_FFFF < threads {
+    while current >> 32 == region, current & 0xFFFF < current >> 16 & 0xFFFF {
       let (exchanged, seen) = ticket.compareExchange(
         expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
       if !exchanged {
         current = seen
         continue
       }
-      // Claimed: `body` and `threads` stay this region's until every index is finished.
-      body?(current & 0xFFFF_FFFF)
+      // Claimed: `body` stays this region's until every index is finished.
+      body?(current & 0xFFFF)
       finished.add(1, ordering: .releasing)
       current = ticket.load(ordering: .acquiring)
     }
