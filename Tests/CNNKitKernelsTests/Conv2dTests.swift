@@ -109,9 +109,61 @@ final class Conv2dTests: XCTestCase {
           assertClose(
             actual, expected, tolerance: tolerance(s, depth: depth),
             "forward \(label(s)) bias=\(useBias)\(chunking)")
+          guard conv2dRunsAsGEMM(s) else { return }
+          // The GEMM path with the weight packed beforehand must not read `weight` at all: NaN there.
+          var packed = [Float](repeating: .nan, count: conv2dPackedWeightCount(s))
+          conv2dPackWeights(s, weight: weight, dst: &packed)
+          let poisoned = [Float](repeating: .nan, count: s.weightCount)
+          actual = [Float](repeating: .nan, count: s.outputCount)
+          bias.withUnsafeBufferPointer { pb in
+            conv2dForward(
+              s, input: input, weight: poisoned, bias: useBias ? pb.baseAddress : nil, output: &actual,
+              packedWeight: packed)
+          }
+          assertClose(
+            actual, expected, tolerance: tolerance(s, depth: depth),
+            "forward, packed weight \(label(s)) bias=\(useBias)\(chunking)")
         }
       }
     }
+  }
+
+  /// A packed weight on a GEMM whose threads share one packed copy of the unfolded input.
+  func testPackedWeightWithSharedUnfoldingMatchesReference() {
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    Parallel.threadCount = 2
+    // The first of these whose GEMM shares B with this build's tile.
+    var found: Conv2dShape? = nil
+    for cout in [100, 60, 250] {
+      for (cin, height, width) in [(111, 9, 5), (64, 13, 13), (111, 9, 9)] {
+        let s = Conv2dShape(
+          batch: 1, inChannels: cin, inHeight: height, inWidth: width, outChannels: cout, kernelHeight: 3,
+          kernelWidth: 3, padHeight: 1, padWidth: 1)
+        let split = GEMMKernelInfo.threadSplit(m: cout, n: height * width, k: cin * 9, packedA: true)
+        if found == nil && conv2dRunsAsGEMM(s) && split.sharesB { found = s }
+      }
+    }
+    guard let s = found else { return XCTFail("no candidate shares B") }
+    var rng = TestRandom(seed: 77)
+    let input = rng.array(s.inputCount)
+    let weight = rng.array(s.weightCount)
+    let bias = rng.array(s.outChannels)
+    var expected = [Float](repeating: 0, count: s.outputCount)
+    conv2dForwardReference(s, input: input, weight: weight, bias: bias, output: &expected)
+    var packed = [Float](repeating: .nan, count: conv2dPackedWeightCount(s))
+    conv2dPackWeights(s, weight: weight, dst: &packed)
+    var actual = [Float](repeating: .nan, count: s.outputCount)
+    conv2dForward(
+      s, input: input, weight: [Float](repeating: .nan, count: s.weightCount), bias: bias, output: &actual,
+      packedWeight: packed)
+    assertClose(
+      actual, expected, tolerance: tolerance(s, depth: s.inChannels * 9), "shared unfolding \(label(s))")
+  }
+
+  /// Most of these shapes run as GEMMs, so the packed-weight case above is exercised.
+  func testPackedWeightPathIsCovered() {
+    XCTAssertGreaterThanOrEqual(Self.shapes.filter(conv2dRunsAsGEMM).count, 8)
   }
 
   func testBackwardInputMatchesReference() {

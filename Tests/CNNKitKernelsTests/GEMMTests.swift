@@ -182,6 +182,49 @@ final class GEMMTests: XCTestCase {
     }
   }
 
+  /// Row tasks that read one copy of B packed by all threads: with A packed beforehand and without,
+  /// on 2 and 3 threads.
+  func testSharedPackedBMatchesReference() {
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    for threads in [2, 3] {
+      Parallel.threadCount = threads
+      // Which shapes share depends on the tile and the thread count: the first three that do.
+      var shapes: [(Int, Int, Int)] = []
+      for m in [100, 250, 256, 60, 30] {
+        for n in [45, 169, 81] {
+          for k in [576, 1000]
+          where shapes.count < 3 && GEMMKernelInfo.threadSplit(m: m, n: n, k: k, packedA: true).sharesB {
+            shapes.append((m, n, k))
+          }
+        }
+      }
+      XCTAssertFalse(shapes.isEmpty, "no shape shares B on \(threads) threads")
+      for (m, n, k) in shapes {
+        for (ta, tb) in Self.transposes {
+          check(ta, tb, m: m, n: n, k: k, alpha: 1.5, beta: 0.5, padA: 3, padB: 5, padC: 2, prepackedA: true)
+          check(ta, tb, m: m, n: n, k: k, alpha: 0.5, beta: 0, padC: 1, nanFill: true)
+        }
+      }
+    }
+  }
+
+  /// AlexNet's per-image conv4 with its weight packed splits rows over 2 threads on one shared copy
+  /// of B (split by columns, one thread would get 3 column slivers and the other 2½); conv1's B
+  /// (4.4 MB) is too big to share.
+  func testThreadSplitOfAlexNetShapes() throws {
+    try XCTSkipUnless(GEMMKernelInfo.tile == "12x32", "the split depends on the tile")
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    Parallel.threadCount = 2
+    let conv4 = GEMMKernelInfo.threadSplit(m: 256, n: 169, k: 3456, packedA: true)
+    XCTAssertEqual([conv4.rowTasks, conv4.columnTasks], [2, 1])
+    XCTAssertTrue(conv4.sharesB)
+    XCTAssertFalse(GEMMKernelInfo.threadSplit(m: 64, n: 3025, k: 363, packedA: true).sharesB)
+    Parallel.threadCount = 1
+    XCTAssertFalse(GEMMKernelInfo.threadSplit(m: 256, n: 169, k: 3456, packedA: true).sharesB)
+  }
+
   func testMatrixVectorShapes() {
     for (ta, tb) in Self.transposes {
       for k in [1, 3, 15, 16, 17, 31, 32, 33, 64, 1000] {

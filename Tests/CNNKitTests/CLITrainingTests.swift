@@ -122,8 +122,10 @@ extension CLITests {
     let gemm = try run(["bench", "--kernel", "gemm", "--iterations", "1", "--warmup", "0", "--peak", "100"])
     XCTAssertEqual(gemm.status, 0, gemm.stderr)
     let rows = gemm.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
-    XCTAssertEqual(rows.count, 11, gemm.stdout)
+    XCTAssertEqual(rows.count, 16, gemm.stdout)
     XCTAssertTrue(rows.allSatisfy { $0.contains("\"kernel\":\"gemm\"") })
+    // The five per-image convolution shapes appear again with the weight packed once.
+    XCTAssertEqual(rows.filter { $0.contains("\"packed_a\":true") }.count, 5, gemm.stdout)
   }
 
   /// One class of mistake per row, for the commands not covered elsewhere: each is one `error:` line

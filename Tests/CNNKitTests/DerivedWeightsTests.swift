@@ -127,6 +127,37 @@ final class DerivedWeightsTests: XCTestCase {
     for (a, e) in zip(trained, after) { XCTAssertEqual(a, e, accuracy: tolerance) }
   }
 
+  /// The same for the implicit GEMM's packed weights (33 output channels in 3 groups: no tiles).
+  func testGEMMConvolutionSeesWeightChangesBetweenInferenceCalls() throws {
+    let s = Conv2dShape(
+      batch: 2, inChannels: 15, inHeight: 11, inWidth: 13, outChannels: 33, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1, groups: 3)
+    XCTAssertTrue(conv2dRunsAsGEMM(s))
+    var rng = RandomGenerator(seed: 14)
+    let x = Tensor.randn([2, 15, 11, 13], using: &rng)
+    let weight = Tensor.randn([33, 5, 3, 3], using: &rng)
+    let bias = Tensor.randn([33], using: &rng)
+    weight.requiresGrad = true
+    func expected() -> [Float] {
+      var out = [Float](repeating: 0, count: s.outputCount)
+      conv2dForwardReference(s, input: x.scalars, weight: weight.scalars, bias: bias.scalars, output: &out)
+      return out
+    }
+    func run() throws -> [Float] {
+      try GradMode.withNoGrad {
+        try Functional.conv2d(x, weight: weight, bias: bias, stride: (2, 2), padding: (1, 1), groups: 3)
+          .scalars
+      }
+    }
+    let before = try run()
+    XCTAssertEqual(try run(), before)
+    for (a, e) in zip(before, expected()) { XCTAssertEqual(a, e, accuracy: 1e-4) }
+    weight.data[40] -= 1
+    let after = try run()
+    XCTAssertNotEqual(after, before)
+    for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: 1e-4) }
+  }
+
   /// The same for Winograd's transformed weights.
   func testWinogradSeesWeightChangesBetweenInferenceCalls() throws {
     let s = Conv2dShape(

@@ -104,6 +104,13 @@ extension Functional {
         s, input: input.data, weight: w, bias: b, output: out.data,
         reorderedWeight: reordered.readOnlyPointer,
         relu: reluApplied)
+    } else if conv2dRunsAsGEMM(s) && frozen {
+      let key = TensorStorage.DerivedKey(kind: "conv2d-gemm-packed", shape: weight.shape + [groups])
+      let packed = weight.storage.derived(key, count: conv2dPackedWeightCount(s)) { source, destination in
+        conv2dPackWeights(s, weight: source, dst: destination)
+      }
+      conv2dForward(
+        s, input: input.data, weight: w, bias: b, output: out.data, packedWeight: packed.readOnlyPointer)
     } else {
       conv2dForward(s, input: input.data, weight: w, bias: b, output: out.data)
     }

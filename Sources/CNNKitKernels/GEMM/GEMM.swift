@@ -128,23 +128,8 @@ public func gemmPackedBCount(n: Int, k: Int) -> Int {
 public func gemmPackB(
   transposeB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, dst: UnsafeMutablePointer<Float>
 ) {
-  let nr = MicroKernel.nr
-  let padded = (n + nr - 1) / nr * nr
-  let kc = PackedGEMM.blockSize(k, limit: MicroKernel.kcMax, unit: 1)
-  let slices = Array(stride(from: 0, to: k, by: kc))
-  // Slices and column ranges (whole slivers) are independent: pack them on every thread.
-  let columnTasks = max(1, min(padded / nr, 2 * Parallel.threadCount))
-  Parallel.forEachDynamic(slices.count * columnTasks) { task in
-    let (slice, part) = task.quotientAndRemainder(dividingBy: columnTasks)
-    let pc = slices[slice]
-    let kb = min(kc, k - pc)
-    let first = padded / nr * part / columnTasks * nr
-    let end = min(n, padded / nr * (part + 1) / columnTasks * nr)
-    if first >= end { return }
-    GEMMPacking.packB(
-      MicroKernel.self, transposed: transposeB, b: b, ldb: ldb, colStart: first, cols: end - first, p0: pc,
-      kc: kb, dst: dst + pc * padded + first / nr * kb * nr)
-  }
+  PackedGEMM.packAllB(
+    MicroKernel.self, source: .matrix(b, ld: ldb, transposed: transposeB), n: n, k: k, dst: dst)
 }
 
 /// `C = alpha · op(A) · op(B) + beta · C` with `op(B)` from `gemmPackB` (same `n`, `k`).
@@ -254,7 +239,20 @@ enum PackedGEMM {
     let nr = K.nr
     let mSlivers = (m + mr - 1) / mr
     let nSlivers = (n + nr - 1) / nr
-    let plan = threadPlan(mSlivers: mSlivers, nSlivers: nSlivers, k: k, mr: mr, nr: nr)
+    var bPacked = false
+    if case .prepacked = source { bPacked = true }
+    let plan = threadPlan(kernel, m: m, n: n, k: k, aPacked: packedA != nil, bPacked: bPacked)
+    if plan.sharesB {
+      // B packed once by all threads, then tasks that split the rows read it.
+      let padded = nSlivers * nr
+      GEMMWorkspace.with(floats: padded * k) { shared in
+        packAllB(kernel, source: source, n: n, k: k, dst: shared)
+        run(
+          kernel: kernel, transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+          source: .prepacked(shared, paddedColumns: padded), beta: beta, c: c, ldc: ldc, packedA: packedA)
+      }
+      return
+    }
     let (tm, tn) = (plan.rowTasks, plan.columnTasks)
     // Each task owns a block of C and packs its own operands: one fork-join, no barriers.
     let task = { (t: Int) in
@@ -275,22 +273,99 @@ enum PackedGEMM {
     }
   }
 
+  /// Packs all of `op(B)` (`k × n`) from `source` into `dst` in `gemmPackB`'s layout (every `kc`
+  /// slice's slivers, slice `p0` at `p0 · paddedColumns`), slices and column ranges on every thread.
+  static func packAllB<K: GEMMMicroKernel>(
+    _ kernel: K.Type, source: GEMMSourceB, n: Int, k: Int, dst: UnsafeMutablePointer<Float>
+  ) {
+    let nr = K.nr
+    let padded = (n + nr - 1) / nr * nr
+    let kc = blockSize(k, limit: K.kcMax, unit: 1)
+    let slices = Array(stride(from: 0, to: k, by: kc))
+    let columnTasks = max(1, min(padded / nr, 2 * Parallel.threadCount))
+    Parallel.forEachDynamic(slices.count * columnTasks) { task in
+      let (slice, part) = task.quotientAndRemainder(dividingBy: columnTasks)
+      let pc = slices[slice]
+      let kb = min(kc, k - pc)
+      let first = padded / nr * part / columnTasks * nr
+      let end = min(n, padded / nr * (part + 1) / columnTasks * nr)
+      if first >= end { return }
+      let out = dst + pc * padded + first / nr * kb * nr
+      switch source {
+      case .matrix(let b, let ldb, let transposed):
+        GEMMPacking.packB(
+          kernel, transposed: transposed, b: b, ldb: ldb, colStart: first, cols: end - first, p0: pc, kc: kb,
+          dst: out)
+      case .packer(let pack):
+        pack(first, end - first, pc, kb, nr, out)
+      case .prepacked:
+        preconditionFailure("B is packed already")
+      }
+    }
+  }
+
   /// How C is cut into tasks: a `rowTasks × columnTasks` grid, run one task per thread or, when
-  /// `dynamic`, as more tasks than threads claimed as threads free up.
+  /// `dynamic`, as more tasks than threads claimed as threads free up. With `sharesB`, B is first
+  /// packed once by all threads and the GEMM then runs on the packed copy.
   struct ThreadPlan: Equatable {
     var rowTasks: Int
     var columnTasks: Int
     var dynamic: Bool
+    var sharesB = false
   }
 
-  /// Picks the task grid by a rough cost model: padded tile work, packing (the operand shared along
-  /// a cut is packed once per task) and the price of a fork. Twice as many tasks as threads is
-  /// preferred when it costs little extra: if another process slows one core, the other thread then
-  /// takes more of the work instead of waiting for it.
-  static func threadPlan(
-    mSlivers: Int, nSlivers: Int, k: Int, mr: Int = MicroKernel.mr, nr: Int = MicroKernel.nr
+  /// B packed up front by all threads is kept to this many bytes (L3-resident; wider GEMMs balance
+  /// well by columns anyway).
+  static let sharedBBytes = 4 << 20
+
+  /// Picks the task grid by a rough cost model: tile work of the busiest task (edge tiles at the
+  /// kernel's edge-loop size), packing (the operand shared along a cut is packed once per task; an
+  /// operand packed beforehand costs nothing) and the price of a fork. Twice as many tasks as threads
+  /// is preferred when it costs little extra: if another process slows one core, the other thread
+  /// then takes more of the work instead of waiting for it. Packing B once for all threads is chosen
+  /// when that plus the best grid on packed B is cheaper (AlexNet's per-image conv4: 3 against 2½
+  /// column slivers per thread otherwise).
+  static func threadPlan<K: GEMMMicroKernel>(
+    _ kernel: K.Type, m: Int, n: Int, k: Int, aPacked: Bool = false, bPacked: Bool = false
   ) -> ThreadPlan {
     let threads = max(1, Parallel.threadCount)
+    let (best, cost) = bestGrid(kernel, m: m, n: n, k: k, aPacked: aPacked, bPacked: bPacked)
+    let sharedFloats = (n + K.nr - 1) / K.nr * K.nr * k
+    if !bPacked && threads > 1 && sharedFloats * 4 <= sharedBBytes {
+      var (shared, sharedCost) = bestGrid(kernel, m: m, n: n, k: k, aPacked: aPacked, bPacked: true)
+      sharedCost += (sharedFloats * packCost + threads - 1) / threads + forkCost
+      if sharedCost < cost {
+        shared.sharesB = true
+        return shared
+      }
+    }
+    return best
+  }
+
+  /// The cheapest task grid and its modelled cost (see `threadPlan`).
+  private static func bestGrid<K: GEMMMicroKernel>(
+    _ kernel: K.Type, m: Int, n: Int, k: Int, aPacked: Bool, bPacked: Bool
+  ) -> (ThreadPlan, Int) {
+    let (mr, nr) = (K.mr, K.nr)
+    let mSlivers = (m + mr - 1) / mr
+    let nSlivers = (n + nr - 1) / nr
+    let threads = max(1, Parallel.threadCount)
+    let roundUp = { (x: Int, unit: Int) in (x + unit - 1) / unit * unit }
+    // Busiest task of a tm × tn grid, cut at slivers exactly as `run` cuts.
+    func taskCost(_ tm: Int, _ tn: Int) -> Int {
+      var worst = 0
+      for ti in 0..<tm {
+        let rows = min(m, mSlivers * (ti + 1) / tm * mr) - min(m, mSlivers * ti / tm * mr)
+        for tj in 0..<tn {
+          let cols = min(n, nSlivers * (tj + 1) / tn * nr) - min(n, nSlivers * tj / tn * nr)
+          let columnBlocks = (cols + ncMax - 1) / ncMax
+          let packed = (aPacked ? 0 : roundUp(rows, mr) * columnBlocks) + (bPacked ? 0 : roundUp(cols, nr))
+          worst = max(
+            worst, roundUp(rows, K.edgeRows) * roundUp(cols, K.edgeCols) * k + packed * k * packCost)
+        }
+      }
+      return worst
+    }
     var best = ThreadPlan(rowTasks: 1, columnTasks: 1, dynamic: false)
     var bestCost = Int.max
     var bestDynamic = best
@@ -300,12 +375,8 @@ enum PackedGEMM {
       for tm in 1...tasks where tasks % tm == 0 {
         let tn = tasks / tm
         if tm > mSlivers || tn > nSlivers { continue }
-        let rows = (mSlivers + tm - 1) / tm * mr
-        let cols = (nSlivers + tn - 1) / tn * nr
-        let columnBlocks = (cols + ncMax - 1) / ncMax
-        let perTask = rows * cols * k + (rows * columnBlocks + cols) * k * packCost
         let rounds = (tasks + threads - 1) / threads
-        let cost = rounds * perTask + (tasks > 1 ? forkCost : 0)
+        let cost = rounds * taskCost(tm, tn) + (tasks > 1 ? forkCost : 0)
         if tasks > threads {
           if cost < bestDynamicCost {
             (bestDynamic, bestDynamicCost) = (ThreadPlan(rowTasks: tm, columnTasks: tn, dynamic: true), cost)
@@ -317,9 +388,9 @@ enum PackedGEMM {
     }
     // Up to 4 % more modelled work buys balance under outside load.
     if best.rowTasks * best.columnTasks == threads && bestDynamicCost <= bestCost + bestCost / 25 {
-      return bestDynamic
+      return (bestDynamic, bestDynamicCost)
     }
-    return best
+    return (best, bestCost)
   }
 
   /// Balanced block size: splits `total` into equal blocks of at most `limit`, rounded up to `unit`.

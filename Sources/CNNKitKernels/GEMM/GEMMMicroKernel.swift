@@ -9,6 +9,10 @@ protocol GEMMMicroKernel {
   static var nr: Int { get }
   /// Depth of one packed slice, chosen so a `kc×nr` B sliver and an `mr×kc` A sliver fit in L1.
   static var kcMax: Int { get }
+  /// Rows and columns an edge tile's work is rounded up to (a kernel with half-size edge loops does
+  /// half the work of a full tile there); for balancing threads.
+  static var edgeRows: Int { get }
+  static var edgeCols: Int { get }
 
   /// `C[0..<rows, 0..<cols] = alpha · A · B + beta · C` over `kc` packed steps.
   ///
@@ -19,6 +23,11 @@ protocol GEMMMicroKernel {
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
     alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>)
+}
+
+extension GEMMMicroKernel {
+  static var edgeRows: Int { mr }
+  static var edgeCols: Int { nr }
 }
 
 #if CNNKIT_AVX512
@@ -44,6 +53,15 @@ public enum GEMMKernelInfo {
 
   /// The micro-kernel tile, e.g. `12x32`.
   public static var tile: String { "\(MicroKernel.mr)x\(MicroKernel.nr)" }
+
+  /// How the packed GEMM splits an `m×n×k` product over `Parallel.threadCount` threads: its task
+  /// grid, and whether B is first packed once for all of them. For tests and profiles.
+  public static func threadSplit(m: Int, n: Int, k: Int, packedA: Bool) -> (
+    rowTasks: Int, columnTasks: Int, sharesB: Bool
+  ) {
+    let plan = PackedGEMM.threadPlan(MicroKernel.self, m: m, n: n, k: k, aPacked: packedA)
+    return (plan.rowTasks, plan.columnTasks, plan.sharesB)
+  }
 }
 
 /// Stores one row of a tile, `width` SIMD vectors wide, applying alpha and beta.
@@ -158,6 +176,8 @@ enum MicroKernel12x32: GEMMMicroKernel {
   static var nr: Int { 32 }
   // A 256×32 B sliver (32 KiB) plus a 12×256 A sliver (12 KiB) fit Zen 5's 48 KiB L1.
   static var kcMax: Int { 256 }
+  static var edgeRows: Int { 6 }
+  static var edgeCols: Int { 16 }
   typealias Vector = SIMD16<Float>
 
   @inline(__always)
