@@ -11,7 +11,8 @@ import Foundation
 /// memory (AlexNet-CIFAR at batch 128: 13.5k faults and ≈ 10 % of each step). To make room it
 /// frees the smallest cached buffers first: those come back cheaply from malloc's heap, while a
 /// large one (mmap'd) costs a page fault per page every time it is allocated afresh. For the same
-/// reason a large request with no cached buffer of its size is cut from the front of a larger one.
+/// reason a large request with no cached buffer of its size is cut from the front of a larger one,
+/// and cached parts that border each other join again.
 public enum BufferPool {
   /// Bytes the pool may hold beyond the live peak however small that peak is.
   public static let minimumHeadroom = 64 << 20
@@ -29,6 +30,10 @@ public enum BufferPool {
   nonisolated(unsafe) private static var hitCount = 0
   nonisolated(unsafe) private static var missCount = 0
   nonisolated(unsafe) private static var enabled = true
+  /// Cached mapped buffers (`LargeAllocation.threshold` and up) by start address, with their sizes,
+  /// and the start of each by its end address: a buffer freed next to a cached one joins it.
+  nonisolated(unsafe) private static var mappedByStart: [UInt: Int] = [:]
+  nonisolated(unsafe) private static var mappedByEnd: [UInt: UInt] = [:]
 
   /// The bucket a request of `bytes` is rounded up to: powers of two below 4 KiB, then eight steps per octave
   /// (at most 12.5 % slack), so nearby sizes share buffers.
@@ -46,21 +51,18 @@ public enum BufferPool {
     lock.lock()
     liveBytes += size
     peakLiveBytes = max(peakLiveBytes, liveBytes)
-    if enabled, let buffer = free[size]?.popLast() {
-      cachedBytes -= size
+    if enabled, let buffer = uncache(size: size) {
       hitCount += 1
       lock.unlock()
       return (buffer, size)
     }
     if enabled, size >= LargeAllocation.threshold, LargeAllocation.splitsMappings,
       let larger = free.keys.filter({ $0 > size && !(free[$0]?.isEmpty ?? true) }).min(),
-      let buffer = free[larger]?.popLast()
+      let buffer = uncache(size: larger)
     {
       // Pages already resident serve the request (no page faults); the rest stays cached.
-      cachedBytes -= larger
       if let rest = LargeAllocation.split(buffer, bytes: larger, keeping: size) {
-        free[larger - size, default: []].append(rest)
-        cachedBytes += larger - size
+        cache(rest, size: larger - size)
       }
       hitCount += 1
       lock.unlock()
@@ -83,8 +85,7 @@ public enum BufferPool {
     if enabled {
       evicted = evictSmallest(toFit: size, below: size)
       if liveBytes + cachedBytes + size <= budget(peakLiveBytes: peakLiveBytes) {
-        free[size, default: []].append(buffer)
-        cachedBytes += size
+        cache(buffer, size: size)
         lock.unlock()
         for (p, n) in evicted { LargeAllocation.deallocate(p, bytes: n) }
         return
@@ -103,13 +104,54 @@ public enum BufferPool {
     let budget = budget(peakLiveBytes: peakLiveBytes)
     if liveBytes + cachedBytes + extra <= budget { return evicted }
     for key in free.keys.sorted() where key < limit {
-      while liveBytes + cachedBytes + extra > budget, let p = free[key]?.popLast() {
+      while liveBytes + cachedBytes + extra > budget, let p = uncache(size: key) {
         evicted.append((p, key))
-        cachedBytes -= key
       }
       if liveBytes + cachedBytes + extra <= budget { break }
     }
     return evicted
+  }
+
+  /// Adds a free buffer to the cache (lock held). A mapped one that borders a cached mapped one
+  /// merges with it: a large buffer cut up for smaller requests (see `allocate`) is whole again once
+  /// its parts come back, instead of its next request of the full size faulting in fresh pages
+  /// (ResNet-18 at batch 32: two 104 MiB buffers, 53k page faults per pass).
+  private static func cache(_ buffer: UnsafeMutableRawPointer, size: Int) {
+    cachedBytes += size
+    guard size >= LargeAllocation.threshold, LargeAllocation.splitsMappings else {
+      free[size, default: []].append(buffer)
+      return
+    }
+    var start = UInt(bitPattern: buffer)
+    var total = size
+    if let nextSize = mappedByStart[start + UInt(total)] {
+      remove(start: start + UInt(total), size: nextSize)
+      total += nextSize
+    }
+    if let previous = mappedByEnd[start], let previousSize = mappedByStart[previous] {
+      remove(start: previous, size: previousSize)
+      start = previous
+      total += previousSize
+    }
+    mappedByStart[start] = total
+    mappedByEnd[start + UInt(total)] = start
+    free[total, default: []].append(UnsafeMutableRawPointer(bitPattern: start)!)
+  }
+
+  /// Takes a cached buffer of exactly `size` bytes out of the cache (lock held).
+  private static func uncache(size: Int) -> UnsafeMutableRawPointer? {
+    guard let buffer = free[size]?.popLast() else { return nil }
+    cachedBytes -= size
+    let start = UInt(bitPattern: buffer)
+    if mappedByStart.removeValue(forKey: start) != nil { mappedByEnd[start + UInt(size)] = nil }
+    return buffer
+  }
+
+  /// Drops a cached mapped buffer from the free list and the address maps before a merge.
+  private static func remove(start: UInt, size: Int) {
+    free[size]?.removeAll { UInt(bitPattern: $0) == start }
+    mappedByStart[start] = nil
+    mappedByEnd[start + UInt(size)] = nil
   }
 
   /// Counters for tests and benchmarks.
@@ -155,6 +197,8 @@ public enum BufferPool {
     lock.lock()
     let buffers = free.flatMap { size, list in list.map { ($0, size) } }
     free = [:]
+    mappedByStart = [:]
+    mappedByEnd = [:]
     cachedBytes = 0
     lock.unlock()
     for (p, bytes) in buffers { LargeAllocation.deallocate(p, bytes: bytes) }
