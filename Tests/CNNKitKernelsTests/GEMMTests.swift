@@ -235,6 +235,56 @@ final class GEMMTests: XCTestCase {
     }
   }
 
+  /// A vector times a matrix streamed by rows skips the rows met by a zero (reference BLAS's `sgemv`
+  /// does the same): NaN placed in those rows must not reach C, and the rest is the full product.
+  func testMatrixVectorSkipsRowsOfZeroInputs() {
+    for (m, n, k) in [(1, 2051, 300), (1, 37, 9), (1027, 1, 64)] {
+      var rng = TestRandom(seed: UInt64(m + n + k))
+      // Every third input zero, and a run of zeros longer than one group of four.
+      var vector = rng.array(k)
+      for p in 0..<k where p % 3 == 0 || (20..<31).contains(p) { vector[p] = 0 }
+      let clean = rng.array(k * max(m, n))
+      var poisoned = clean
+      let rowsAlongK = m == 1  // x·B (B is k × n) or Aᵀ·x (A stored k × m)
+      let width = rowsAlongK ? n : m
+      for p in 0..<k where vector[p] == 0 {
+        for j in 0..<width { poisoned[p * width + j] = .nan }
+      }
+      var expected = [Float](repeating: 0, count: m * n)
+      var actual = [Float](repeating: .nan, count: m * n)
+      if rowsAlongK {
+        gemmReference(
+          transposeA: false, transposeB: false, m: 1, n: n, k: k, alpha: 1, a: vector, lda: k, b: clean,
+          ldb: n,
+          beta: 0, c: &expected, ldc: n)
+        gemm(
+          transposeA: false, transposeB: false, m: 1, n: n, k: k, alpha: 1, a: vector, lda: k, b: poisoned,
+          ldb: n, beta: 0, c: &actual, ldc: n)
+      } else {
+        gemmReference(
+          transposeA: true, transposeB: false, m: m, n: 1, k: k, alpha: 1, a: clean, lda: m, b: vector,
+          ldb: 1,
+          beta: 0, c: &expected, ldc: 1)
+        gemm(
+          transposeA: true, transposeB: false, m: m, n: 1, k: k, alpha: 1, a: poisoned, lda: m, b: vector,
+          ldb: 1, beta: 0, c: &actual, ldc: 1)
+      }
+      assertClose(actual, expected, tolerance: 2e-6 * Float(k + 8), "m=\(m) n=\(n) k=\(k)")
+    }
+  }
+
+  func testTransposeMatchesReference() {
+    for (rows, cols) in [(1, 1), (7, 13), (64, 9), (65, 130), (200, 77), (8, 8), (129, 64)] {
+      var rng = TestRandom(seed: UInt64(rows * 1000 + cols))
+      let src = rng.array(rows * cols)
+      var expected = [Float](repeating: 0, count: rows * cols)
+      var actual = [Float](repeating: .nan, count: rows * cols)
+      transposeMatrixReference(rows: rows, cols: cols, src: src, dst: &expected)
+      transposeMatrix(rows: rows, cols: cols, src: src, dst: &actual)
+      XCTAssertEqual(actual, expected, "\(rows)×\(cols)")
+    }
+  }
+
   func testDegenerateSizes() {
     // k == 0 leaves beta · C; m == 0 or n == 0 is a no-op.
     for (ta, tb) in Self.transposes {

@@ -37,9 +37,16 @@ final class DerivedWeightsTests: XCTestCase {
     let third = storage.derived(key, count: 4, make: double)
     XCTAssertEqual(made, 2)
     XCTAssertEqual(third.readOnlyPointer[0], 20)
-    // So does another key.
-    _ = storage.derived(TensorStorage.DerivedKey(kind: "other", shape: [4]), count: 4, make: double)
+    // So does another key; two keys are kept, the least recently used of three is dropped.
+    let other = TensorStorage.DerivedKey(kind: "other", shape: [4])
+    _ = storage.derived(other, count: 4, make: double)
     XCTAssertEqual(made, 3)
+    XCTAssertTrue(storage.derived(key, count: 4, make: double) === third)
+    XCTAssertEqual(made, 3)
+    _ = storage.derived(TensorStorage.DerivedKey(kind: "third", shape: [4]), count: 4, make: double)
+    XCTAssertTrue(storage.derived(key, count: 4, make: double) === third)
+    _ = storage.derived(other, count: 4, make: double)
+    XCTAssertEqual(made, 5)
   }
 
   func testMovingOntoHugePagesKeepsContentsAndVersion() {
@@ -156,6 +163,34 @@ final class DerivedWeightsTests: XCTestCase {
     let after = try run()
     XCTAssertNotEqual(after, before)
     for (a, e) in zip(after, expected()) { XCTAssertEqual(a, e, accuracy: 1e-4) }
+  }
+
+  /// One image with zeros in its input (after a ReLU) runs on the kept transposed weight, skipping
+  /// the rows of zero inputs; a dense one on the weight as stored; a change to the weight must show.
+  func testLinearAtBatchOneSeesWeightChangesAndSkipsOnlyZeros() throws {
+    var rng = RandomGenerator(seed: 15)
+    let weight = Tensor.randn([70, 300], using: &rng)
+    let bias = Tensor.randn([70], using: &rng)
+    weight.requiresGrad = true
+    let dense = Tensor.randn([1, 300], using: &rng)
+    let sparse = Functional.relu(Tensor.randn([1, 300], using: &rng))
+    XCTAssertGreaterThan(sparse.scalars.filter { $0 == 0 }.count, 100)
+    func expected(_ x: Tensor) -> [Float] {
+      let (xs, ws, bs) = (x.scalars, weight.scalars, bias.scalars)
+      return (0..<70).map { o in (0..<300).reduce(bs[o]) { $0 + xs[$1] * ws[o * 300 + $1] } }
+    }
+    func run(_ x: Tensor) throws -> [Float] {
+      try GradMode.withNoGrad { try Functional.linear(x, weight: weight, bias: bias).scalars }
+    }
+    for x in [sparse, dense, sparse] {
+      for (a, e) in zip(try run(x), expected(x)) { XCTAssertEqual(a, e, accuracy: 1e-4) }
+    }
+    let before = try run(sparse)
+    let live = try XCTUnwrap(sparse.scalars.lastIndex { $0 != 0 })
+    weight.data[3 * 300 + live] += 3
+    let after = try run(sparse)
+    for (a, e) in zip(after, expected(sparse)) { XCTAssertEqual(a, e, accuracy: 1e-4) }
+    XCTAssertNotEqual(after[3], before[3])
   }
 
   /// The same for Winograd's transformed weights.

@@ -36,7 +36,11 @@ public final class TensorStorage: @unchecked Sendable {
   private let pooled: Bool
   private let versionCounter = Atomic<UInt64>(0)
   private let derivedLock = NSLock()
-  private var derivedEntry: (key: DerivedKey, version: UInt64, storage: TensorStorage)?
+  /// Kept derived buffers, most recently used first (at most `derivedKept`).
+  private var derivedEntries: [(key: DerivedKey, version: UInt64, storage: TensorStorage)] = []
+  /// Two forms per tensor: a linear layer's weight serves batches of 1 (transposed) and of more
+  /// (packed), and an evaluation's last, smaller batch must not throw the other form away.
+  private static let derivedKept = 2
 
   /// First element, for reading or writing (advances `version`).
   public var pointer: UnsafeMutablePointer<Float> {
@@ -110,22 +114,29 @@ public final class TensorStorage: @unchecked Sendable {
   }
 
   /// A buffer of `count` floats computed from these contents by `make(contents, buffer)`; made again
-  /// only when `key` differs or the contents may have changed (`version` moved) since it was made.
+  /// only when the contents may have changed (`version` moved) since it was made, or when two other
+  /// keys were asked for since.
   public func derived(
     _ key: DerivedKey, count: Int, make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) -> TensorStorage {
     derivedLock.lock()
     defer { derivedLock.unlock() }
     let current = version
-    if let entry = derivedEntry, entry.key == key, entry.version == current, entry.storage.count == count {
+    // Forms made from older contents are useless now.
+    derivedEntries.removeAll { $0.version != current }
+    if let index = derivedEntries.firstIndex(where: { $0.key == key && $0.storage.count == count }) {
+      let entry = derivedEntries.remove(at: index)
+      derivedEntries.insert(entry, at: 0)
       return entry.storage
     }
+    derivedEntries.removeAll { $0.key == key }
+    if derivedEntries.count >= Self.derivedKept { derivedEntries.removeLast() }
     // From 1 MiB up a kept buffer goes on its own huge pages; smaller ones share pooled pages.
     let made =
       count * MemoryLayout<Float>.stride >= LargeAllocation.threshold
       ? TensorStorage(longLivedUninitializedCount: count) : TensorStorage(uninitializedCount: count)
     make(readOnlyPointer, made.base)
-    derivedEntry = (key, current, made)
+    derivedEntries.insert((key, current, made), at: 0)
     return made
   }
 }

@@ -3,7 +3,9 @@
 /// Same contract as `gemmReference`: `op(A)` is `m×k` (A stored `k×m` when `transposeA`), `op(B)` is
 /// `k×n` (B stored `n×k` when `transposeB`). `beta == 0` overwrites C without reading it.
 /// Packed, cache-blocked and SIMD; one-row or one-column products stream as matrix-vector products,
-/// and `A · Bᵀ` with few rows of A (a small-batch fully connected layer) as dot products.
+/// and `A · Bᵀ` with few rows of A (a small-batch fully connected layer) as dot products. Like
+/// reference BLAS, a vector times a matrix whose rows run along the output (`x · B`, `Aᵀ · x`) skips
+/// the rows met by a zero of the vector, so NaN or infinity there does not reach C.
 public func gemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   alpha: Float, a: UnsafePointer<Float>, lda: Int,

@@ -40,12 +40,22 @@ enum GEMV {
   }
 
   /// `y[j·incy] = alpha · Σₚ x[p] · M[p·ld + j] + beta · y[j·incy]` for `j` in `0..<count`.
-  /// `x` is contiguous; threads split the columns so each owns its part of `y`.
+  /// `x` is contiguous; threads split the columns so each owns its part of `y`. Rows of M whose
+  /// `x[p]` is zero are skipped, never read (as reference BLAS's `sgemv` does): after a ReLU, half of a
+  /// fully connected layer's inputs are zero, and so half of its weight need not come from memory.
   static func axpyRows(
     count: Int, k: Int, alpha: Float, m: UnsafePointer<Float>, ld: Int,
     x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
   ) {
-    let minimumChunk = max(64, parallelThreshold / max(k, 1))
+    let rows = UnsafeMutablePointer<Int>.allocate(capacity: max(k, 1))
+    defer { rows.deallocate() }
+    var used = 0
+    for p in 0..<k where x[p] != 0 {
+      rows[used] = p
+      used += 1
+    }
+    let live = used
+    let minimumChunk = max(64, parallelThreshold / max(live, 1))
     Parallel.forRanges(count, minimumChunk: minimumChunk) { range in
       // The 16 KiB accumulator row stays in L1 while M streams past in long contiguous runs.
       let chunk = 4096
@@ -55,16 +65,20 @@ enum GEMV {
       while j0 < range.upperBound {
         let w = min(chunk, range.upperBound - j0)
         acc.update(repeating: 0, count: w)
-        var p = 0
-        while p + 4 <= k {
-          axpy4(w, x[p], x[p + 1], x[p + 2], x[p + 3], m + p * ld + j0, ld, acc)
-          p += 4
+        var t = 0
+        while t + 4 <= live {
+          let (p0, p1, p2, p3) = (rows[t], rows[t + 1], rows[t + 2], rows[t + 3])
+          axpy4(
+            w, x[p0], x[p1], x[p2], x[p3], m + p0 * ld + j0, m + p1 * ld + j0, m + p2 * ld + j0,
+            m + p3 * ld + j0, acc)
+          t += 4
         }
-        while p < k {
+        while t < live {
+          let p = rows[t]
           let xp = x[p]
           let row = m + p * ld + j0
           for j in 0..<w { acc[j] += xp * row[j] }
-          p += 1
+          t += 1
         }
         for j in 0..<w { write(y + (j0 + j) * incy, acc[j], alpha, beta) }
         j0 += w
@@ -134,13 +148,13 @@ enum GEMV {
     return (s0, s1, s2, s3)
   }
 
-  /// `acc[0..<w] += x0·M[0] + x1·M[ld] + x2·M[2ld] + x3·M[3ld]` (rows of M starting at `row`).
+  /// `acc[0..<w] += x0·r0 + x1·r1 + x2·r2 + x3·r3` (four rows of M).
   static func axpy4(
     _ w: Int, _ x0: Float, _ x1: Float, _ x2: Float, _ x3: Float,
-    _ row: UnsafePointer<Float>, _ ld: Int, _ acc: UnsafeMutablePointer<Float>
+    _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
+    _ r3: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>
   ) {
     let (v0, v1, v2, v3) = (V(repeating: x0), V(repeating: x1), V(repeating: x2), V(repeating: x3))
-    let (r0, r1, r2, r3) = (row, row + ld, row + 2 * ld, row + 3 * ld)
     let out = UnsafeMutableRawPointer(acc)
     var j = 0
     while j + width <= w {
