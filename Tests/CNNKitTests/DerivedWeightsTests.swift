@@ -19,7 +19,7 @@ final class DerivedWeightsTests: XCTestCase {
     XCTAssertEqual(storage.version, start + 2)
   }
 
-  func testDerivedBufferIsReusedUntilTheContentsMayChange() {
+  func testDerivedBufferIsReusedUntilTheContentsMayChange() throws {
     let storage = TensorStorage(count: 4)
     storage.pointer.update(from: [1, 2, 3, 4], count: 4)
     var made = 0
@@ -47,6 +47,16 @@ final class DerivedWeightsTests: XCTestCase {
     XCTAssertTrue(storage.derived(key, count: 4, make: double) === third)
     _ = storage.derived(other, count: 4, make: double)
     XCTAssertEqual(made, 5)
+    // A form wanted only when reused is made on the second request with the same contents.
+    let reused = TensorStorage.DerivedKey(kind: "reused", shape: [4])
+    XCTAssertNil(storage.derived(reused, count: 4, onlyWhenReused: true, make: double))
+    storage.pointer[1] = 7
+    XCTAssertNil(storage.derived(reused, count: 4, onlyWhenReused: true, make: double))
+    XCTAssertEqual(made, 5)
+    let kept = try XCTUnwrap(storage.derived(reused, count: 4, onlyWhenReused: true, make: double))
+    XCTAssertEqual(made, 6)
+    XCTAssertEqual(kept.readOnlyPointer[1], 14)
+    XCTAssertTrue(storage.derived(reused, count: 4, onlyWhenReused: true, make: double) === kept)
   }
 
   func testMovingOntoHugePagesKeepsContentsAndVersion() {

@@ -33,14 +33,16 @@ extension Functional {
       gemmPrepacked(
         transposeA: false, m: n, n: outF, k: inF, alpha: 1, a: input.data, lda: inF,
         packedB: packed.readOnlyPointer, beta: bias == nil ? 0 : 1, c: out.data, ldc: outF)
-    } else if n == 1 && !(GradMode.enabled && weight.requiresGrad) && zeroShare(input) >= 0.125 {
+    } else if n == 1 && !(GradMode.enabled && weight.requiresGrad) && zeroShare(input) >= 0.125,
+      let transposed = weight.storage.derived(
+        TensorStorage.DerivedKey(kind: "linear-transposed", shape: weight.shape), count: weight.count,
+        onlyWhenReused: true,
+        make: { source, destination in transposeMatrix(rows: outF, cols: inF, src: source, dst: destination) }
+      )
+    {
       // One image whose input has zeros (after a ReLU, about half): Wᵀ, kept, is streamed a row per
       // input, and the rows of zero inputs are never read. AlexNet at batch 1: fc7 and fc8 read half
-      // their weights.
-      let key = TensorStorage.DerivedKey(kind: "linear-transposed", shape: weight.shape)
-      let transposed = weight.storage.derived(key, count: weight.count) { source, destination in
-        transposeMatrix(rows: outF, cols: inF, src: source, dst: destination)
-      }
+      // their weights. Wᵀ is made on the second such call: transposing costs more than one call saves.
       gemm(
         transposeA: false, transposeB: false, m: 1, n: outF, k: inF, alpha: 1,
         a: input.storage.readOnlyPointer,

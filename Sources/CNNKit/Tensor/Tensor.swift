@@ -41,6 +41,8 @@ public final class TensorStorage: @unchecked Sendable {
   /// Two forms per tensor: a linear layer's weight serves batches of 1 (transposed) and of more
   /// (packed), and an evaluation's last, smaller batch must not throw the other form away.
   private static let derivedKept = 2
+  /// The last form asked for with `onlyWhenReused` and not made yet, with the contents' version then.
+  private var deferredRequest: (key: DerivedKey, version: UInt64)?
 
   /// First element, for reading or writing (advances `version`).
   public var pointer: UnsafeMutablePointer<Float> {
@@ -119,6 +121,16 @@ public final class TensorStorage: @unchecked Sendable {
   public func derived(
     _ key: DerivedKey, count: Int, make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) -> TensorStorage {
+    derived(key, count: count, onlyWhenReused: false, make: make)!
+  }
+
+  /// `derived(_:count:make:)`, except that with `onlyWhenReused` the form is made only when asked for
+  /// a second time with the contents unchanged (nil the first time): for a form that pays off over
+  /// many calls but costs more than it saves in a single one.
+  public func derived(
+    _ key: DerivedKey, count: Int, onlyWhenReused: Bool,
+    make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+  ) -> TensorStorage? {
     derivedLock.lock()
     defer { derivedLock.unlock() }
     let current = version
@@ -128,6 +140,10 @@ public final class TensorStorage: @unchecked Sendable {
       let entry = derivedEntries.remove(at: index)
       derivedEntries.insert(entry, at: 0)
       return entry.storage
+    }
+    if onlyWhenReused, !(deferredRequest?.key == key && deferredRequest?.version == current) {
+      deferredRequest = (key, current)
+      return nil
     }
     derivedEntries.removeAll { $0.key == key }
     if derivedEntries.count >= Self.derivedKept { derivedEntries.removeLast() }

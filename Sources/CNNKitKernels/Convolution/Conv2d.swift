@@ -305,8 +305,6 @@ public func conv2dBackwardWeight(
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
-  let packedStride = gemmPackedACount(m: coutG, k: kdim)
-  let packedRows = (coutG + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr
   let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
   let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk) : 0
   GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
