@@ -108,6 +108,10 @@ final class GEMMTests: XCTestCase {
         check(ta, tb, m: 30, n: 80, k: 257, nanFill: true, tile: tile)
         check(ta, tb, m: 6, n: 16, k: 5, alpha: -1, beta: 1, padC: 2, tile: tile)
         check(ta, tb, m: 5, n: 41, k: 64, tile: tile)
+        // Edges of 2, 3 and 4 rows (the 12×32 kernel's four-row loop), over NaN and with beta.
+        check(ta, tb, m: 64, n: 70, k: 363, alpha: 0.5, beta: 1, padC: 1, tile: tile)
+        check(ta, tb, m: 15, n: 33, k: 40, nanFill: true, tile: tile)
+        check(ta, tb, m: 26, n: 32, k: 9, beta: 0.5, tile: tile)
       }
     }
   }

@@ -318,6 +318,12 @@ enum MicroKernel12x32: GEMMMicroKernel {
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
     alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
   ) {
+    if rows <= 4 {
+      runFour(
+        kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta, scratch: scratch
+      )
+      return
+    }
     var top = Rows()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
@@ -331,5 +337,47 @@ enum MicroKernel12x32: GEMMMicroKernel {
     let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
     top.store(out, ld, al, be)
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
+  }
+
+  /// At most 4 rows by 32 columns: eight accumulators, still enough to hide the FMA latency. A
+  /// 64-row GEMM (64 output channels) ends in 4 rows, which the 6-row loop spends 6 rows of work on.
+  @inline(never)
+  static func runFour(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+    alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
+  ) {
+    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
+    var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    for _ in 0..<kc {
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
+      var av = Vector(repeating: pa.load(as: Float.self))
+      c00 = c00.addingProduct(av, b0)
+      c01 = c01.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
+      c10 = c10.addingProduct(av, b0)
+      c11 = c11.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
+      c20 = c20.addingProduct(av, b0)
+      c21 = c21.addingProduct(av, b1)
+      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
+      c30 = c30.addingProduct(av, b0)
+      c31 = c31.addingProduct(av, b1)
+      pa += 48
+      pb += 128
+    }
+    // Rows past `rows` hold zero padding; only the first `rows` are copied out.
+    storeTileRow(scratch, c00, offset: 0, 1, 0)
+    storeTileRow(scratch, c01, offset: 64, 1, 0)
+    storeTileRow(scratch + nr, c10, offset: 0, 1, 0)
+    storeTileRow(scratch + nr, c11, offset: 64, 1, 0)
+    storeTileRow(scratch + 2 * nr, c20, offset: 0, 1, 0)
+    storeTileRow(scratch + 2 * nr, c21, offset: 64, 1, 0)
+    storeTileRow(scratch + 3 * nr, c30, offset: 0, 1, 0)
+    storeTileRow(scratch + 3 * nr, c31, offset: 64, 1, 0)
+    storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta)
   }
 }
