@@ -101,6 +101,19 @@ final class Pool2dTests: XCTestCase {
       Pool2dShape(
         batch: 2, channels: 1, inHeight: 13, inWidth: 37, kernelHeight: 2, kernelWidth: 4,
         strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 2, ceilMode: true),
+      // Rows under 16 wide (window by window), exactly 16, and 20 (the last column vector overlaps).
+      Pool2dShape(
+        batch: 1, channels: 3, inHeight: 13, inWidth: 13, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 2, strideWidth: 2),
+      Pool2dShape(
+        batch: 1, channels: 2, inHeight: 7, inWidth: 11, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1),
+      Pool2dShape(
+        batch: 1, channels: 2, inHeight: 6, inWidth: 16, kernelHeight: 2, kernelWidth: 2,
+        strideHeight: 2, strideWidth: 2),
+      Pool2dShape(
+        batch: 2, channels: 1, inHeight: 5, inWidth: 20, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1),
     ]
     for (index, s) in shapes.enumerated() {
       var rng = TestRandom(seed: UInt64(700 + index))

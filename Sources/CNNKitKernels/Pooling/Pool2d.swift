@@ -115,7 +115,79 @@ public func maxPool2dForward(
 
 /// Max pooling without indices, for inference: the same maxima as `maxPool2dForward` (NaN wins)
 /// with nothing recorded for a backward pass. Writes every element of `output`.
+///
+/// Separable: each output row first takes the column-wise maximum of its window's input rows into a
+/// scratch row, then the row-wise maximum of each window in that row, so a k×k window costs k + k
+/// loads per eight outputs instead of k·k (ResNet-18's 112×112 pool: 0.18 → 0.09 ms; AlexNet's
+/// 55×55 at batch 32: 1.3 → 0.7 ms).
 public func maxPool2dForwardValues(
+  _ s: Pool2dShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+) {
+  if s.inWidth < 16 {
+    maxPool2dForwardValuesByWindow(s, input: input, output: output)
+    return
+  }
+  let (oh, ow) = (s.outHeight, s.outWidth)
+  let inW = s.inWidth
+  let inPlane = s.inHeight * inW
+  let sw = s.strideWidth
+  // Floats `gatherStrided` reads from its start.
+  let span = sw <= 2 ? 8 * sw : 7 * sw + 1
+  forPlanes(s.batch * s.channels, planeSize: inPlane) { planes in
+    // One input row of column maxima, with room for the SIMD loads that run past its end.
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: inW + span + s.kernelWidth)
+    defer { scratch.deallocate() }
+    let scratchEnd = UnsafePointer(scratch + inW + span + s.kernelWidth)
+    for plane in planes {
+      let src = input + plane * inPlane
+      let dst = output + plane * oh * ow
+      for y in 0..<oh {
+        let y0 = y * s.strideHeight - s.padHeight
+        let rows = max(y0, 0)..<min(y0 + s.kernelHeight, s.inHeight)
+        let line = dst + y * ow
+        if rows.isEmpty {
+          line.update(repeating: -.infinity, count: ow)
+          continue
+        }
+        columnMaxima(src: src + rows.lowerBound * inW, rows: rows.count, width: inW, into: scratch)
+        var x = 0
+        while x < ow {
+          let x0 = x * sw - s.padWidth
+          let count = min(8, ow - x)
+          // Eight outputs at once where their windows lie inside the row; lanes past the row's end
+          // are computed from the scratch row's slack and dropped.
+          if x0 >= 0, x0 + (count - 1) * sw + s.kernelWidth <= inW,
+            scratch + x0 + s.kernelWidth - 1 + span <= scratchEnd
+          {
+            var best = SIMD8<Float>(repeating: -.infinity)
+            for kx in 0..<s.kernelWidth {
+              let v = gatherStrided(scratch + x0 + kx, sw)
+              best.replace(with: v, where: (v .> best) .| (v .!= v))
+            }
+            if count == 8 {
+              UnsafeMutableRawPointer(line + x).storeBytes(of: best, as: SIMD8<Float>.self)
+            } else {
+              for lane in 0..<count { line[x + lane] = best[lane] }
+            }
+            x += count
+            continue
+          }
+          var best = -Float.infinity
+          for ix in max(x0, 0)..<min(x0 + s.kernelWidth, inW) {
+            let v = scratch[ix]
+            if v > best || v.isNaN { best = v }
+          }
+          line[x] = best
+          x += 1
+        }
+      }
+    }
+  }
+}
+
+/// `maxPool2dForwardValues` window by window: each of eight outputs' k×k window read in full. For
+/// rows narrower than 16, where the separable form's scratch row costs more than it saves.
+private func maxPool2dForwardValuesByWindow(
   _ s: Pool2dShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
 ) {
   let (oh, ow) = (s.outHeight, s.outWidth)
@@ -167,6 +239,49 @@ public func maxPool2dForwardValues(
           x += 1
         }
       }
+    }
+  }
+}
+
+/// `dst[i] = max(src[i], src[width + i], …)` over `rows` rows of `width` floats (NaN wins). Vector
+/// widths only, the last vector overlapping the one before it where `width` is not a multiple.
+/// (Concrete vector types: a generic SIMD helper here was not specialised and ran 15× slower.)
+@inline(__always)
+private func columnMaxima(
+  src: UnsafePointer<Float>, rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>
+) {
+  if width >= 16 {
+    var i = 0
+    while true {
+      var best = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+      for r in 1..<max(rows, 1) {
+        let v = UnsafeRawPointer(src + r * width + i).loadUnaligned(as: SIMD16<Float>.self)
+        best.replace(with: v, where: (v .> best) .| (v .!= v))
+      }
+      UnsafeMutableRawPointer(dst + i).storeBytes(of: best, as: SIMD16<Float>.self)
+      if i == width - 16 { break }
+      i = min(i + 16, width - 16)
+    }
+  } else if width >= 8 {
+    var i = 0
+    while true {
+      var best = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+      for r in 1..<max(rows, 1) {
+        let v = UnsafeRawPointer(src + r * width + i).loadUnaligned(as: SIMD8<Float>.self)
+        best.replace(with: v, where: (v .> best) .| (v .!= v))
+      }
+      UnsafeMutableRawPointer(dst + i).storeBytes(of: best, as: SIMD8<Float>.self)
+      if i == width - 8 { break }
+      i = width - 8
+    }
+  } else {
+    for i in 0..<width {
+      var best = src[i]
+      for r in 1..<max(rows, 1) {
+        let v = src[r * width + i]
+        if v > best || v.isNaN { best = v }
+      }
+      dst[i] = best
     }
   }
 }
