@@ -30,17 +30,22 @@ enum GEMMPacking {
           }
         }
       } else {
-        // Rows are contiguous along k. Full slivers go through 8×8 SIMD transposes (rows [0, 8) and
-        // [mr-8, mr) overlap when mr is not a multiple of 8; both write the same values there).
+        // Rows are contiguous along k. Full slivers go through SIMD transposes of 8 k steps: 8 rows at
+        // a time, then 4 (12 = 8 + 4; 6 = 4 + 4 overlapping in rows [2, 4), written twice alike).
         var p = 0
-        if h == mr && mr >= 8 {
+        if h == mr && mr >= 4 {
           let src = a + (rowStart + i) * lda + p0
           while p + 8 <= kc {
             var r0 = 0
-            while true {
-              transpose8x8(src + r0 * lda + p, lds: lda, out + p * mr + r0, ldd: mr)
-              if r0 == mr - 8 { break }
-              r0 = min(r0 + 8, mr - 8)
+            while r0 < mr {
+              if mr - r0 >= 8 {
+                transpose8x8(src + r0 * lda + p, lds: lda, out + p * mr + r0, ldd: mr)
+                r0 += 8
+              } else {
+                let first = min(r0, mr - 4)
+                transpose4x8(src + first * lda + p, lds: lda, out + p * mr + first, ldd: mr)
+                r0 = first + 4
+              }
             }
             p += 8
           }
@@ -166,4 +171,33 @@ func transpose8x8(_ src: UnsafePointer<Float>, lds: Int, _ dst: UnsafeMutablePoi
   d.storeBytes(of: r5, toByteOffset: 5 * out, as: V.self)
   d.storeBytes(of: r6, toByteOffset: 6 * out, as: V.self)
   d.storeBytes(of: r7, toByteOffset: 7 * out, as: V.self)
+}
+
+/// `dst[p·ldd + r] = src[r·lds + p]` for 4 rows by 8 columns: the same even/odd unzips on four
+/// vectors leave columns `2j` and `2j+1` in vector `j`, one per half.
+@inline(__always)
+func transpose4x8(_ src: UnsafePointer<Float>, lds: Int, _ dst: UnsafeMutablePointer<Float>, ldd: Int) {
+  typealias V = SIMD8<Float>
+  @inline(__always) func even(_ a: V, _ b: V) -> V { SIMD16(lowHalf: a, highHalf: b).evenHalf }
+  @inline(__always) func odd(_ a: V, _ b: V) -> V { SIMD16(lowHalf: a, highHalf: b).oddHalf }
+  let s = UnsafeRawPointer(src)
+  let stride = lds * 4
+  var r0 = s.loadUnaligned(as: V.self)
+  var r1 = s.loadUnaligned(fromByteOffset: stride, as: V.self)
+  var r2 = s.loadUnaligned(fromByteOffset: 2 * stride, as: V.self)
+  var r3 = s.loadUnaligned(fromByteOffset: 3 * stride, as: V.self)
+  for _ in 0..<3 {
+    (r0, r1, r2, r3) = (even(r0, r1), even(r2, r3), odd(r0, r1), odd(r2, r3))
+  }
+  let d = UnsafeMutableRawPointer(dst)
+  let out = ldd * 4
+  typealias H = SIMD4<Float>
+  d.storeBytes(of: r0.lowHalf, as: H.self)
+  d.storeBytes(of: r0.highHalf, toByteOffset: out, as: H.self)
+  d.storeBytes(of: r1.lowHalf, toByteOffset: 2 * out, as: H.self)
+  d.storeBytes(of: r1.highHalf, toByteOffset: 3 * out, as: H.self)
+  d.storeBytes(of: r2.lowHalf, toByteOffset: 4 * out, as: H.self)
+  d.storeBytes(of: r2.highHalf, toByteOffset: 5 * out, as: H.self)
+  d.storeBytes(of: r3.lowHalf, toByteOffset: 6 * out, as: H.self)
+  d.storeBytes(of: r3.highHalf, toByteOffset: 7 * out, as: H.self)
 }
