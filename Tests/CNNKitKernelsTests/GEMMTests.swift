@@ -186,8 +186,9 @@ final class GEMMTests: XCTestCase {
     }
   }
 
-  /// Row tasks that read one copy of B packed by all threads: with A packed beforehand and without,
-  /// on 2 and 3 threads.
+  /// Row tasks that read one copy of B packed by all threads (a transposed B; an untransposed one is
+  /// packed by the kernel instead, which these shapes check too): with A packed beforehand and
+  /// without, on 2 and 3 threads.
   func testSharedPackedBMatchesReference() {
     let saved = Parallel.threadCount
     defer { Parallel.threadCount = saved }
@@ -215,7 +216,7 @@ final class GEMMTests: XCTestCase {
 
   /// AlexNet's per-image conv4 with its weight packed splits rows over 2 threads on one shared copy
   /// of B (split by columns, one thread would get 3 column slivers and the other 2½); conv1's B
-  /// (4.4 MB) is too big to share.
+  /// (4.4 MB) is too big to share. A stored B, which the kernel packs in its loop, is never shared.
   func testThreadSplitOfAlexNetShapes() throws {
     try XCTSkipUnless(GEMMKernelInfo.tile == "12x32", "the split depends on the tile")
     let saved = Parallel.threadCount
@@ -225,6 +226,9 @@ final class GEMMTests: XCTestCase {
     XCTAssertEqual([conv4.rowTasks, conv4.columnTasks], [2, 1])
     XCTAssertTrue(conv4.sharesB)
     XCTAssertFalse(GEMMKernelInfo.threadSplit(m: 64, n: 3025, k: 363, packedA: true).sharesB)
+    let stored = GEMMKernelInfo.threadSplit(m: 256, n: 169, k: 3456, packedA: true, storedB: true)
+    XCTAssertEqual(stored.rowTasks * stored.columnTasks, 2)
+    XCTAssertFalse(stored.sharesB)
     Parallel.threadCount = 1
     XCTAssertFalse(GEMMKernelInfo.threadSplit(m: 256, n: 169, k: 3456, packedA: true).sharesB)
   }

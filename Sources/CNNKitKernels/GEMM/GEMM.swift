@@ -208,7 +208,8 @@ enum GEMMSourceB {
 
 /// BLIS-style driver: for each `nc`-wide column block and `kc`-deep slice, B is packed into `nr`
 /// slivers (L3), then for each `mc`-row block A is packed into `mr` slivers (L2), and the
-/// micro-kernel sweeps tiles with one B sliver (L1) against every A sliver.
+/// micro-kernel sweeps tiles with one B sliver (L1) against every A sliver. A stored, untransposed
+/// B skips the packing pass: the first tile on each sliver packs it as it reads (`runPackingB`).
 enum PackedGEMM {
   /// Rows of one packed A block: `mc×kc` floats (≈ 120–180 KiB) in L2.
   static let mcMax = 120
@@ -242,8 +243,14 @@ enum PackedGEMM {
     let mSlivers = (m + mr - 1) / mr
     let nSlivers = (n + nr - 1) / nr
     var bPacked = false
-    if case .prepacked = source { bPacked = true }
-    let plan = threadPlan(kernel, m: m, n: n, k: k, aPacked: packedA != nil, bPacked: bPacked)
+    var bFused = false
+    switch source {
+    case .prepacked: bPacked = true
+    case .matrix(_, _, let transposed): bFused = !transposed
+    case .packer: break
+    }
+    let plan = threadPlan(
+      kernel, m: m, n: n, k: k, aPacked: packedA != nil, bPacked: bPacked, bFused: bFused)
     if plan.sharesB {
       // B packed once by all threads, then tasks that split the rows read it.
       let padded = nSlivers * nr
@@ -328,12 +335,16 @@ enum PackedGEMM {
   /// when that plus the best grid on packed B is cheaper (AlexNet's per-image conv4: 3 against 2½
   /// column slivers per thread otherwise).
   static func threadPlan<K: GEMMMicroKernel>(
-    _ kernel: K.Type, m: Int, n: Int, k: Int, aPacked: Bool = false, bPacked: Bool = false
+    _ kernel: K.Type, m: Int, n: Int, k: Int, aPacked: Bool = false, bPacked: Bool = false,
+    bFused: Bool = false
   ) -> ThreadPlan {
     let threads = max(1, Parallel.threadCount)
+    // B packed inside the kernel's loop (`runPackingB`) is never shared; the grid still counts its
+    // packing, as each task reads its part of B from memory either way.
+    let fused = bFused && m >= K.mr
     let (best, cost) = bestGrid(kernel, m: m, n: n, k: k, aPacked: aPacked, bPacked: bPacked)
     let sharedFloats = (n + K.nr - 1) / K.nr * K.nr * k
-    if !bPacked && threads > 1 && sharedFloats * 4 <= sharedBBytes {
+    if !bPacked && !fused && threads > 1 && sharedFloats * 4 <= sharedBBytes {
       var (shared, sharedCost) = bestGrid(kernel, m: m, n: n, k: k, aPacked: aPacked, bPacked: true)
       sharedCost += (sharedFloats * packCost + threads - 1) / threads + forkCost
       if sharedCost < cost {
@@ -428,11 +439,18 @@ enum PackedGEMM {
           // Later slices add onto what the first wrote.
           let sliceBeta = pc == 0 ? beta : 1
           var slivers = UnsafePointer(packedB)
+          // Full slivers of a stored B are packed by the first tile that reads them.
+          var fusedCols = 0
+          var fused: (b: UnsafePointer<Float>, ld: Int)?
           switch source {
           case .matrix(let b, let ldb, let transposed):
+            if !transposed && rows.count >= mr {
+              fusedCols = nb / nr * nr
+              fused = (b + pc * ldb + jc, ldb)
+            }
             GEMMPacking.packB(
-              kernel, transposed: transposed, b: b, ldb: ldb, colStart: jc, cols: nb, p0: pc, kc: kb,
-              dst: packedB)
+              kernel, transposed: transposed, b: b, ldb: ldb, colStart: jc + fusedCols, cols: nb - fusedCols,
+              p0: pc, kc: kb, dst: packedB + fusedCols * kb)
           case .prepacked(let b, let paddedColumns):
             slivers = b + pc * paddedColumns + jc / nr * kb * nr
           case .packer(let pack):
@@ -452,6 +470,12 @@ enum PackedGEMM {
               let bs = slivers + jr * kb
               let w = min(nr, nb - jr)
               for ir in stride(from: 0, to: mb, by: mr) {
+                if let fused, jr < fusedCols, ir == 0, ic == rows.lowerBound {
+                  K.runPackingB(
+                    kc: kb, a: rowSlivers, b: fused.b + jr, ldb: fused.ld, packed: packedB + jr * kb,
+                    c: c + ic * ldc + jc + jr, ldc: ldc, alpha: alpha, beta: sliceBeta)
+                  continue
+                }
                 K.run(
                   kc: kb, a: rowSlivers + ir * kb, b: bs, c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
                   rows: min(mr, mb - ir), cols: w, alpha: alpha, beta: sliceBeta, scratch: scratch)

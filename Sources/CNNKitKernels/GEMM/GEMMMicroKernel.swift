@@ -1,3 +1,5 @@
+import CKernelSupport
+
 /// A register-tiled inner kernel of the packed GEMM: `C[tile] = alpha · Asliver · Bsliver + beta · C[tile]`.
 ///
 /// The driver and the packing are generic over it, so one kernel per instruction set can be chosen at
@@ -14,6 +16,13 @@ protocol GEMMMicroKernel {
   static var edgeRows: Int { get }
   static var edgeCols: Int { get }
 
+  /// `run` on a full `mr × nr` tile with B read from the matrix itself (step `p` at `b + p·ldb`,
+  /// `nr` contiguous floats) that also writes the packed sliver to `packed`, for the calls that
+  /// follow on the same columns.
+  static func runPackingB(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packed: UnsafeMutablePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float)
+
   /// `C[0..<rows, 0..<cols] = alpha · A · B + beta · C` over `kc` packed steps.
   ///
   /// `a` holds `kc` groups of `mr` floats, `b` holds `kc` groups of `nr` floats (both zero-padded).
@@ -29,6 +38,10 @@ extension GEMMMicroKernel {
   static var edgeRows: Int { mr }
   static var edgeCols: Int { nr }
 }
+
+/// How many k steps ahead `runPackingB` prefetches B's rows: a row stride of a page or more
+/// defeats the hardware prefetcher, and about 30 steps of FMAs cover a trip to memory.
+private let prefetchSteps = 32
 
 #if CNNKIT_AVX512
   /// The kernel this build uses: 12×32 in zmm registers (AVX-512 build).
@@ -55,11 +68,14 @@ public enum GEMMKernelInfo {
   public static var tile: String { "\(MicroKernel.mr)x\(MicroKernel.nr)" }
 
   /// How the packed GEMM splits an `m×n×k` product over `Parallel.threadCount` threads: its task
-  /// grid, and whether B is first packed once for all of them. For tests and profiles.
-  public static func threadSplit(m: Int, n: Int, k: Int, packedA: Bool) -> (
+  /// grid, and whether B is first packed once for all of them. For tests and profiles. `storedB`: B
+  /// is a stored, untransposed matrix, which the kernel packs in its loop; otherwise it is
+  /// transposed or built by a packer (a convolution's implicit im2col).
+  public static func threadSplit(m: Int, n: Int, k: Int, packedA: Bool, storedB: Bool = false) -> (
     rowTasks: Int, columnTasks: Int, sharesB: Bool
   ) {
-    let plan = PackedGEMM.threadPlan(MicroKernel.self, m: m, n: n, k: k, aPacked: packedA)
+    let plan = PackedGEMM.threadPlan(
+      MicroKernel.self, m: m, n: n, k: k, aPacked: packedA, bFused: storedB)
     return (plan.rowTasks, plan.columnTasks, plan.sharesB)
   }
 }
@@ -98,6 +114,54 @@ private func storeTileEdge(
   }
 }
 
+/// Six rows by two vectors of accumulators: the 6×16 tile (ymm), or half of the 12×32 tile (zmm),
+/// whose short edge is one. Inlined into the loops, its fields live in registers.
+struct SixRows<Vector: SIMD> where Vector.Scalar == Float {
+  var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
+  var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+
+  /// One k step: the six A values at `a` broadcast against the two B vectors.
+  @inline(__always)
+  mutating func step(_ a: UnsafeRawPointer, _ b0: Vector, _ b1: Vector) {
+    var av = Vector(repeating: a.load(as: Float.self))
+    c00 = c00.addingProduct(av, b0)
+    c01 = c01.addingProduct(av, b1)
+    av = Vector(repeating: a.load(fromByteOffset: 4, as: Float.self))
+    c10 = c10.addingProduct(av, b0)
+    c11 = c11.addingProduct(av, b1)
+    av = Vector(repeating: a.load(fromByteOffset: 8, as: Float.self))
+    c20 = c20.addingProduct(av, b0)
+    c21 = c21.addingProduct(av, b1)
+    av = Vector(repeating: a.load(fromByteOffset: 12, as: Float.self))
+    c30 = c30.addingProduct(av, b0)
+    c31 = c31.addingProduct(av, b1)
+    av = Vector(repeating: a.load(fromByteOffset: 16, as: Float.self))
+    c40 = c40.addingProduct(av, b0)
+    c41 = c41.addingProduct(av, b1)
+    av = Vector(repeating: a.load(fromByteOffset: 20, as: Float.self))
+    c50 = c50.addingProduct(av, b0)
+    c51 = c51.addingProduct(av, b1)
+  }
+
+  /// Writes the six rows to `out` (row stride `ld`) through `storeTileRow`.
+  @inline(__always)
+  func store(_ out: UnsafeMutablePointer<Float>, _ ld: Int, _ alpha: Float, _ beta: Float) {
+    let width = MemoryLayout<Vector>.size
+    storeTileRow(out, c00, offset: 0, alpha, beta)
+    storeTileRow(out, c01, offset: width, alpha, beta)
+    storeTileRow(out + ld, c10, offset: 0, alpha, beta)
+    storeTileRow(out + ld, c11, offset: width, alpha, beta)
+    storeTileRow(out + 2 * ld, c20, offset: 0, alpha, beta)
+    storeTileRow(out + 2 * ld, c21, offset: width, alpha, beta)
+    storeTileRow(out + 3 * ld, c30, offset: 0, alpha, beta)
+    storeTileRow(out + 3 * ld, c31, offset: width, alpha, beta)
+    storeTileRow(out + 4 * ld, c40, offset: 0, alpha, beta)
+    storeTileRow(out + 4 * ld, c41, offset: width, alpha, beta)
+    storeTileRow(out + 5 * ld, c50, offset: 0, alpha, beta)
+    storeTileRow(out + 5 * ld, c51, offset: width, alpha, beta)
+  }
+}
+
 /// 6×16 tile in twelve `SIMD8<Float>` accumulators: 12 + 2 B vectors + 1 broadcast = 15 of the 16
 /// ymm registers on AVX2.
 enum MicroKernel6x16: GEMMMicroKernel {
@@ -112,55 +176,45 @@ enum MicroKernel6x16: GEMMMicroKernel {
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
     alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
   ) {
-    // Separate locals, not an array: they must live in registers for the whole loop.
-    var c00 = Vector(), c01 = Vector()
-    var c10 = Vector(), c11 = Vector()
-    var c20 = Vector(), c21 = Vector()
-    var c30 = Vector(), c31 = Vector()
-    var c40 = Vector(), c41 = Vector()
-    var c50 = Vector(), c51 = Vector()
+    var tile = SixRows<Vector>()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
-      let b0 = pb.loadUnaligned(as: Vector.self)
-      let b1 = pb.loadUnaligned(fromByteOffset: 32, as: Vector.self)
-      var av = Vector(repeating: pa.load(as: Float.self))
-      c00 = c00.addingProduct(av, b0)
-      c01 = c01.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 4, as: Float.self))
-      c10 = c10.addingProduct(av, b0)
-      c11 = c11.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 8, as: Float.self))
-      c20 = c20.addingProduct(av, b0)
-      c21 = c21.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 12, as: Float.self))
-      c30 = c30.addingProduct(av, b0)
-      c31 = c31.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 16, as: Float.self))
-      c40 = c40.addingProduct(av, b0)
-      c41 = c41.addingProduct(av, b1)
-      av = Vector(repeating: pa.load(fromByteOffset: 20, as: Float.self))
-      c50 = c50.addingProduct(av, b0)
-      c51 = c51.addingProduct(av, b1)
+      tile.step(pa, pb.loadUnaligned(as: Vector.self), pb.loadUnaligned(fromByteOffset: 32, as: Vector.self))
       pa += 24
       pb += 64
     }
     let full = rows == mr && cols == nr
     let (out, ld) = full ? (c, ldc) : (scratch, nr)
     let (al, be): (Float, Float) = full ? (alpha, beta) : (1, 0)
-    storeTileRow(out, c00, offset: 0, al, be)
-    storeTileRow(out, c01, offset: 32, al, be)
-    storeTileRow(out + ld, c10, offset: 0, al, be)
-    storeTileRow(out + ld, c11, offset: 32, al, be)
-    storeTileRow(out + 2 * ld, c20, offset: 0, al, be)
-    storeTileRow(out + 2 * ld, c21, offset: 32, al, be)
-    storeTileRow(out + 3 * ld, c30, offset: 0, al, be)
-    storeTileRow(out + 3 * ld, c31, offset: 32, al, be)
-    storeTileRow(out + 4 * ld, c40, offset: 0, al, be)
-    storeTileRow(out + 4 * ld, c41, offset: 32, al, be)
-    storeTileRow(out + 5 * ld, c50, offset: 0, al, be)
-    storeTileRow(out + 5 * ld, c51, offset: 32, al, be)
+    tile.store(out, ld, al, be)
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
+  }
+
+  /// The full tile with B read from the matrix, each step's two vectors stored to the packed sliver.
+  @inline(never)
+  static func runPackingB(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packed: UnsafeMutablePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+  ) {
+    var tile = SixRows<Vector>()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    var out = UnsafeMutableRawPointer(packed)
+    let ahead = prefetchSteps * ldb * 4
+    for _ in 0..<kc {
+      cnnkit_prefetch_l2(pb + ahead)
+      cnnkit_prefetch_l2(pb + ahead + 63)
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      let b1 = pb.loadUnaligned(fromByteOffset: 32, as: Vector.self)
+      out.storeBytes(of: b0, as: Vector.self)
+      out.storeBytes(of: b1, toByteOffset: 32, as: Vector.self)
+      tile.step(pa, b0, b1)
+      pa += 24
+      pb += ldb * 4
+      out += 64
+    }
+    tile.store(c, ldc, alpha, beta)
   }
 }
 
@@ -198,7 +252,7 @@ enum MicroKernel12x32: GEMMMicroKernel {
       )
       return
     }
-    var top = Rows(), bottom = Rows()
+    var top = SixRows<Vector>(), bottom = SixRows<Vector>()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
@@ -217,51 +271,36 @@ enum MicroKernel12x32: GEMMMicroKernel {
     if !full { storeTileEdge(scratch, nr: nr, c, ldc, rows, cols, alpha, beta) }
   }
 
-  /// Six rows by 32 columns of accumulators, a half tile: the full tile is two, the short edge one.
-  /// Inlined into the loops, its fields live in registers.
-  struct Rows {
-    var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
-    var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
-
-    /// One k step: the six A values at `a` broadcast against the two B vectors.
-    @inline(__always)
-    mutating func step(_ a: UnsafeRawPointer, _ b0: Vector, _ b1: Vector) {
-      var av = Vector(repeating: a.load(as: Float.self))
-      c00 = c00.addingProduct(av, b0)
-      c01 = c01.addingProduct(av, b1)
-      av = Vector(repeating: a.load(fromByteOffset: 4, as: Float.self))
-      c10 = c10.addingProduct(av, b0)
-      c11 = c11.addingProduct(av, b1)
-      av = Vector(repeating: a.load(fromByteOffset: 8, as: Float.self))
-      c20 = c20.addingProduct(av, b0)
-      c21 = c21.addingProduct(av, b1)
-      av = Vector(repeating: a.load(fromByteOffset: 12, as: Float.self))
-      c30 = c30.addingProduct(av, b0)
-      c31 = c31.addingProduct(av, b1)
-      av = Vector(repeating: a.load(fromByteOffset: 16, as: Float.self))
-      c40 = c40.addingProduct(av, b0)
-      c41 = c41.addingProduct(av, b1)
-      av = Vector(repeating: a.load(fromByteOffset: 20, as: Float.self))
-      c50 = c50.addingProduct(av, b0)
-      c51 = c51.addingProduct(av, b1)
+  /// The full tile with B read from the matrix: two vector stores per step pack the sliver on the
+  /// way, nearly free in a loop bound by its 24 FMAs (a separate pass cost 5–13 % of AlexNet's
+  /// per-image conv GEMMs).
+  @inline(never)
+  static func runPackingB(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packed: UnsafeMutablePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+  ) {
+    var top = SixRows<Vector>(), bottom = SixRows<Vector>()
+    var pa = UnsafeRawPointer(a)
+    var pb = UnsafeRawPointer(b)
+    var out = UnsafeMutableRawPointer(packed)
+    let step = ldb * 4
+    let ahead = prefetchSteps * step
+    for _ in 0..<kc {
+      cnnkit_prefetch_l2(pb + ahead)
+      cnnkit_prefetch_l2(pb + ahead + 64)
+      cnnkit_prefetch_l2(pb + ahead + 127)
+      let b0 = pb.loadUnaligned(as: Vector.self)
+      let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vector.self)
+      out.storeBytes(of: b0, as: Vector.self)
+      out.storeBytes(of: b1, toByteOffset: 64, as: Vector.self)
+      top.step(pa, b0, b1)
+      bottom.step(pa + 24, b0, b1)
+      pa += 48
+      pb += step
+      out += 128
     }
-
-    /// Writes the six rows to `out` (row stride `ld`) through `storeTileRow`.
-    @inline(__always)
-    func store(_ out: UnsafeMutablePointer<Float>, _ ld: Int, _ alpha: Float, _ beta: Float) {
-      storeTileRow(out, c00, offset: 0, alpha, beta)
-      storeTileRow(out, c01, offset: 64, alpha, beta)
-      storeTileRow(out + ld, c10, offset: 0, alpha, beta)
-      storeTileRow(out + ld, c11, offset: 64, alpha, beta)
-      storeTileRow(out + 2 * ld, c20, offset: 0, alpha, beta)
-      storeTileRow(out + 2 * ld, c21, offset: 64, alpha, beta)
-      storeTileRow(out + 3 * ld, c30, offset: 0, alpha, beta)
-      storeTileRow(out + 3 * ld, c31, offset: 64, alpha, beta)
-      storeTileRow(out + 4 * ld, c40, offset: 0, alpha, beta)
-      storeTileRow(out + 4 * ld, c41, offset: 64, alpha, beta)
-      storeTileRow(out + 5 * ld, c50, offset: 0, alpha, beta)
-      storeTileRow(out + 5 * ld, c51, offset: 64, alpha, beta)
-    }
+    top.store(c, ldc, alpha, beta)
+    bottom.store(c + 6 * ldc, ldc, alpha, beta)
   }
 
   /// The left 16 columns of a tile (`cols ≤ 16`): twelve accumulators, one B vector per step.
@@ -324,7 +363,7 @@ enum MicroKernel12x32: GEMMMicroKernel {
       )
       return
     }
-    var top = Rows()
+    var top = SixRows<Vector>()
     var pa = UnsafeRawPointer(a)
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
