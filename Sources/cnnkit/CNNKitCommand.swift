@@ -11,6 +11,7 @@ struct CNNKitCommand: ParsableCommand {
     subcommands: [
       SummaryCommand.self, ListCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
       InspectCommand.self, ForwardCommand.self, ExportCommand.self, BenchCommand.self,
+      DoctorCommand.self,
     ])
 
   /// Like ArgumentParser's own `main()`, but a usage mistake is one `error:` line (naming the flag)

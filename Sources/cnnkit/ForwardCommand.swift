@@ -29,8 +29,11 @@ struct ForwardCommand: ParsableCommand {
   @Option(help: "Where to write the tensor 'output' (.safetensors, written atomically).")
   var output: String
 
+  @OptionGroup var deviceOption: DeviceOption
+
   func run() throws {
     do {
+      let device = try deviceOption.parsed()
       let source = try CLIError.wrap { try SafeTensorsFile(path: input) }
       guard let entry = source.entry(named: "input") else {
         throw CLIError(
@@ -57,7 +60,10 @@ struct ForwardCommand: ParsableCommand {
         }
       }
       network.eval()
-      let y = try CLIError.wrap { try GradMode.withNoGrad { try network(x) } }
+      let y = try CLIError.wrap {
+        try network.to(device)
+        return try GradMode.withNoGrad { try network(x.to(device)) }.to(.cpu)
+      }
       try CLIError.wrap {
         try SafeTensorsWriter.write(
           [.init(name: "output", tensor: y)], metadata: ["model": model], to: output)

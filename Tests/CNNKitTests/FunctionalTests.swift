@@ -410,6 +410,7 @@ final class FunctionalTests: XCTestCase {
       case .shapeMismatch(let op, let message): return ("shapeMismatch", op, message)
       case .emptyOutput(let op, let message): return ("emptyOutput", op, message)
       case .inLayer(let layer, let message): return ("inLayer", layer, message)
+      case .deviceMismatch(let op, _): return ("deviceMismatch", op, error.description)
       }
     } catch {
       XCTFail("unexpected error \(error)", file: file, line: line)

@@ -85,7 +85,7 @@ extension Tensor {
   /// `zeroGrad` between steps, as in PyTorch). The recorded graph is released as it is consumed.
   public func backward(_ gradient: Tensor? = nil) {
     precondition(requiresGrad, "backward: tensor does not require grad")
-    let seed = gradient ?? Tensor(repeating: 1, shape: shape)
+    let seed = gradient ?? Tensor(repeating: 1, shape: shape).onDevice(of: self)
     precondition(
       seed.shape == shape || (seed.count == 1 && count == 1),
       "backward: gradient shape \(seed.shape) ≠ \(shape)")
@@ -192,5 +192,9 @@ private func accumulateLeaf(_ leaf: Tensor, _ g: Tensor, owned: Bool) {
 /// `a += b` elementwise (same element count), outside autograd.
 func addInPlace(_ a: Tensor, _ b: Tensor) {
   precondition(a.count == b.count, "gradient shapes \(a.shape) and \(b.shape) differ")
+  if a.isAccelerated {
+    Backends.inBackward { try Backends.backend("accumulate", a, b)!.accumulate(a, b) }
+    return
+  }
   addKernel(count: a.count, a.data, b.data, a.data)
 }

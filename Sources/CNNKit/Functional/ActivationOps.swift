@@ -4,6 +4,18 @@ extension Functional {
   /// `max(x, 0)` elementwise.
   public static func relu(_ input: Tensor) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
+    if input.isAccelerated {
+      return Backends.inBackward {
+        let backend = try Backends.backend(for: input.device)!
+        let out = try backend.relu(input)
+        let saved = out.storage
+        return out.recording("relu", [input]) { g in
+          Backends.inBackward {
+            [try backend.reluBackward(output: Tensor(shape: g.shape, storage: saved), gradient: g)]
+          }
+        }
+      }
+    }
     let out = Tensor(uninitializedShape: input.shape)
     guard GradMode.enabled && input.requiresGrad else {
       reluForward(count: input.count, input: input.data, output: out.data)
@@ -21,6 +33,17 @@ extension Functional {
   ) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
     guard training, p > 0 else { return input }
+    if input.isAccelerated {
+      // One seed from the generator, so a seeded run draws the same masks again.
+      let seed = rng.next()
+      return Backends.inBackward {
+        let backend = try Backends.backend(for: input.device)!
+        let (out, factors) = try backend.dropout(input, p: p, seed: seed)
+        return out.recording("dropout", [input]) { g in
+          Backends.inBackward { [try backend.multiply(g, factors)] }
+        }
+      }
+    }
     let count = input.count
     // One keep bit per element (the same draws as a float mask would take, in order).
     let words = TensorStorage(count: reluMaskWords(count: count))
@@ -57,6 +80,22 @@ extension Functional {
       @escaping (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) -> Tensor {
     if input.isMeta { return Tensor(metaShape: input.shape) }
+    if input.isAccelerated {
+      let log = name == "log_softmax"
+      return Backends.inBackward {
+        let backend = try Backends.backend(for: input.device)!
+        let out = try backend.softmax(input, log: log)
+        let saved = out.storage
+        return out.recording(name, [input]) { g in
+          Backends.inBackward {
+            [
+              try backend.softmaxBackward(
+                output: Tensor(shape: g.shape, storage: saved), gradient: g, log: log)
+            ]
+          }
+        }
+      }
+    }
     let columns = input.shape.last ?? 1
     let rows = columns == 0 ? 0 : input.count / columns
     let out = Tensor(uninitializedShape: input.shape)

@@ -71,6 +71,9 @@ extension Functional {
     }
     let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
+    if let backend = try Backends.backend("conv2d", input, weight, bias) {
+      return try deviceConvolution(backend, s, input: input, weight: weight, bias: bias, relu: relu)
+    }
     // Every element is written by the kernels.
     let out = Tensor(uninitializedShape: outShape)
     // Read-only access: handing out `weight.data` would invalidate the weight's cached forms.
@@ -133,6 +136,30 @@ extension Functional {
         db = b
       }
       return bias == nil ? [dx, dw] : [dx, dw, db]
+    }
+  }
+
+  /// `convolution` on another device: the backend computes, the rule is the same.
+  private static func deviceConvolution(
+    _ backend: any Backend, _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool
+  ) throws -> Tensor {
+    let convolved = try backend.conv2dForward(s, input: input, weight: weight, bias: bias)
+    let out = relu ? try backend.relu(convolved) : convolved
+    var inputs = [input, weight]
+    if let bias { inputs.append(bias) }
+    // The output's storage, not the output, which owns this closure.
+    let saved = out.storage
+    return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient in
+      Backends.inBackward {
+        let activated = Tensor(shape: gradient.shape, storage: saved)
+        let g = relu ? try backend.reluBackward(output: activated, gradient: gradient) : gradient
+        let dx = input.requiresGrad ? try backend.conv2dBackwardInput(s, gradOutput: g, weight: weight) : nil
+        var (dw, db): (Tensor?, Tensor?) = (nil, nil)
+        if weight.requiresGrad || (bias?.requiresGrad ?? false) {
+          (dw, db) = try backend.conv2dBackwardWeight(s, input: input, gradOutput: g, bias: bias != nil)
+        }
+        return bias == nil ? [dx, dw] : [dx, dw, db]
+      }
     }
   }
 }

@@ -16,6 +16,17 @@ extension Functional {
         operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
     }
     if input.isMeta { return Tensor(metaShape: [n, outF]) }
+    if let backend = try Backends.backend("linear", input, weight, bias) {
+      let out = try backend.linearForward(input, weight: weight, bias: bias)
+      return out.recording("linear", [input, weight] + (bias.map { [$0] } ?? [])) { g in
+        Backends.inBackward {
+          let (dx, dw, db) = try backend.linearBackward(
+            input: input, weight: weight, gradOutput: g, needInput: input.requiresGrad,
+            needWeight: weight.requiresGrad, needBias: bias != nil)
+          return bias == nil ? [dx, dw] : [dx, dw, db]
+        }
+      }
+    }
     let out = Tensor(uninitializedShape: [n, outF])
     if let bias {
       for r in 0..<n { (out.data + r * outF).update(from: bias.storage.readOnlyPointer, count: outF) }

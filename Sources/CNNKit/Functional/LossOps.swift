@@ -14,6 +14,9 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "nll_loss", message: "target \(bad) is out of range for \(c) classes")
     }
+    if logProbabilities.isAccelerated {
+      return smoothedNLL(logProbabilities, targets: targets, smoothing: 0, reduction: .mean)
+    }
     var total: Double = 0
     for (r, t) in targets.enumerated() { total -= Double(logProbabilities.data[r * c + t]) }
     let out = Tensor(shape: [1], scalars: [Float(total / Double(max(n, 1)))])

@@ -34,6 +34,11 @@ extension Functional {
       }
     }
     if input.isMeta { return Tensor(metaShape: input.shape) }
+    if let backend = try Backends.backend("batch_norm", input, weight, bias, runningMean, runningVar) {
+      return try deviceBatchNorm(
+        backend, input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+        training: training, momentum: momentum, eps: eps)
+    }
     let out = Tensor(uninitializedShape: input.shape)
     var inputs = [input]
     if let weight { inputs.append(weight) }
@@ -121,6 +126,18 @@ extension Functional {
     let (n, c) = (input.shape[0], input.shape[1])
     let spatial = input.shape[2] * input.shape[3]
     let coefficient = convention == .pytorch ? alpha / Float(size) : alpha
+    if let backend = try Backends.backend("local_response_norm", input) {
+      let (out, scale) = try backend.localResponseNorm(
+        input, size: size, coefficient: coefficient, beta: beta, k: k)
+      return out.recording("local_response_norm", [input]) { g in
+        Backends.inBackward {
+          [
+            try backend.localResponseNormBackward(
+              input: input, scale: scale, gradOutput: g, size: size, coefficient: coefficient, beta: beta)
+          ]
+        }
+      }
+    }
     let out = Tensor(uninitializedShape: input.shape)
     let scale = Tensor(uninitializedShape: input.shape)
     localResponseNormForward(
@@ -132,6 +149,49 @@ extension Functional {
         batch: n, channels: c, spatial: spatial, size: size, coefficient: coefficient, beta: beta,
         input: input.data, scale: scale.data, gradOutput: g.data, gradInput: dx.data)
       return [dx]
+    }
+  }
+
+  /// `batchNorm` on another device: the same two modes and the same gradients.
+  private static func deviceBatchNorm(
+    _ backend: any Backend, _ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?,
+    bias: Tensor?, training: Bool, momentum: Float, eps: Float
+  ) throws -> Tensor {
+    var inputs = [input]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    let (hasWeight, hasBias) = (weight != nil, bias != nil)
+    func gradients(_ result: (input: Tensor?, weight: Tensor?, bias: Tensor?)) -> [Tensor?] {
+      [result.input] + (hasWeight ? [result.weight] : []) + (hasBias ? [result.bias] : [])
+    }
+    guard training || runningMean == nil || runningVar == nil else {
+      let (mean, variance) = (runningMean!.copy(), runningVar!.copy())
+      let out = try backend.batchNormInference(
+        input, weight: weight, bias: bias, mean: mean, variance: variance, eps: eps)
+      return out.recording("batch_norm", inputs) { g in
+        Backends.inBackward {
+          gradients(
+            try backend.batchNormInferenceBackward(
+              input: input, gradOutput: g, weight: weight, mean: mean, variance: variance, eps: eps,
+              needInput: input.requiresGrad, needWeight: hasWeight, needBias: hasBias))
+        }
+      }
+    }
+    guard input.shape[0] * (input.rank == 4 ? input.shape[2] * input.shape[3] : 1) > 1 else {
+      throw TensorError.shapeMismatch(
+        operation: "batch_norm",
+        message: "training needs more than one value per channel, got input \(shapeString(input.shape))")
+    }
+    let (out, mean, invStd) = try backend.batchNormTraining(
+      input, weight: weight, bias: bias, runningMean: training ? runningMean : nil,
+      runningVar: training ? runningVar : nil, momentum: momentum, eps: eps)
+    return out.recording("batch_norm", inputs) { g in
+      Backends.inBackward {
+        gradients(
+          try backend.batchNormTrainingBackward(
+            input: input, gradOutput: g, weight: weight, mean: mean, invStd: invStd,
+            needInput: input.requiresGrad, needWeight: hasWeight, needBias: hasBias))
+      }
     }
   }
 }

@@ -35,6 +35,14 @@ extension Functional {
       "max_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
+    if let backend = try Backends.backend("max_pool2d", input) {
+      let record = GradMode.enabled && input.requiresGrad
+      let (out, indices) = try backend.maxPool2d(s, input: input, keepIndices: record)
+      guard let indices else { return out }
+      return out.recording("max_pool2d", [input]) { g in
+        Backends.inBackward { [try backend.maxPool2dBackward(s, gradOutput: g, indices: indices)] }
+      }
+    }
     let out = Tensor(uninitializedShape: outShape)
     guard GradMode.enabled && input.requiresGrad else {
       maxPool2dForwardValues(s, input: input.data, output: out.data)
@@ -76,6 +84,14 @@ extension Functional {
       "avg_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let outShape = [s.batch, s.channels, s.outHeight, s.outWidth]
     if input.isMeta { return Tensor(metaShape: outShape) }
+    if let backend = try Backends.backend("avg_pool2d", input) {
+      let out = try backend.avgPool2d(s, input: input, countIncludePad: countIncludePad)
+      return out.recording("avg_pool2d", [input]) { g in
+        Backends.inBackward {
+          [try backend.avgPool2dBackward(s, gradOutput: g, countIncludePad: countIncludePad)]
+        }
+      }
+    }
     let out = Tensor(uninitializedShape: outShape)
     avgPool2dForward(s, countIncludePad: countIncludePad, input: input.data, output: out.data)
     let inputShape = input.shape
@@ -102,6 +118,13 @@ extension Functional {
     // Output size = input size: every window is one pixel (AlexNet's 6×6 at 224²), the identity,
     // returned as is like dropout in eval mode.
     if (h, w) == outputSize { return input }
+    if let backend = try Backends.backend("adaptive_avg_pool2d", input) {
+      let out = try backend.adaptiveAvgPool2d(input, outputSize: outputSize)
+      let inputShape = input.shape
+      return out.recording("adaptive_avg_pool2d", [input]) { g in
+        Backends.inBackward { [try backend.adaptiveAvgPool2dBackward(gradOutput: g, inputShape: inputShape)] }
+      }
+    }
     let out = Tensor(uninitializedShape: outShape)
     adaptiveAvgPool2dForward(
       planes: n * c, inHeight: h, inWidth: w, outHeight: outputSize.0, outWidth: outputSize.1,

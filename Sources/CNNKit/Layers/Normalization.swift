@@ -35,7 +35,14 @@ public final class BatchNorm2d: Module {
       throw TensorError.shapeMismatch(
         operation: "BatchNorm2d", message: "expected 4-D input, got \(shapeString(input.shape))")
     }
-    if isTraining && !input.isMeta { numBatchesTracked.data[0] += 1 }
+    if isTraining && !input.isMeta {
+      // On a device the counter makes a round trip: one float, once per layer and step.
+      if numBatchesTracked.isAccelerated {
+        numBatchesTracked.fill(numBatchesTracked.item + 1)
+      } else {
+        numBatchesTracked.data[0] += 1
+      }
+    }
     return try Functional.batchNorm(
       input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
       training: isTraining, momentum: momentum, eps: eps)

@@ -10,12 +10,17 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
   case emptyOutput(operation: String, message: String)
   /// A layer failed; `layer` is its PyTorch-style description, `underlying` the op's message.
   case inLayer(layer: String, underlying: String)
+  /// An op got operands on different devices.
+  case deviceMismatch(operation: String, devices: [Device])
 
   public var description: String {
     switch self {
     case .shapeMismatch(let op, let message): return "\(op): \(message)"
     case .emptyOutput(let op, let message): return "\(op): \(message)"
     case .inLayer(let layer, let underlying): return "\(layer): \(underlying)"
+    case .deviceMismatch(let op, let devices):
+      return
+        "\(op): expected all tensors on one device, found \(devices.map(\.description).joined(separator: " and "))"
     }
   }
 }
@@ -44,14 +49,23 @@ public final class TensorStorage: @unchecked Sendable {
   /// The last form asked for with `onlyWhenReused` and not made yet, with the contents' version then.
   private var deferredRequest: (key: DerivedKey, version: UInt64)?
 
-  /// First element, for reading or writing (advances `version`).
+  /// Where the elements live. Host pointers exist only for `.cpu`; a device's buffer is `deviceBuffer`.
+  public let device: Device
+  /// The elements on a device other than the CPU (nil on the CPU).
+  let deviceBuffer: DeviceBuffer?
+
+  /// First element, for reading or writing (advances `version`). CPU storage only.
   public var pointer: UnsafeMutablePointer<Float> {
+    precondition(deviceBuffer == nil, "host pointer asked of a tensor on \(device); call .to(.cpu) first")
     versionCounter.add(1, ordering: .relaxed)
     return base
   }
 
-  /// First element, for reading only: leaves `version` and derived buffers alone.
-  public var readOnlyPointer: UnsafePointer<Float> { UnsafePointer(base) }
+  /// First element, for reading only: leaves `version` and derived buffers alone. CPU storage only.
+  public var readOnlyPointer: UnsafePointer<Float> {
+    precondition(deviceBuffer == nil, "host pointer asked of a tensor on \(device); call .to(.cpu) first")
+    return UnsafePointer(base)
+  }
 
   /// How many times `pointer` has been handed out: unchanged means the contents are unchanged.
   public var version: UInt64 { versionCounter.load(ordering: .relaxed) }
@@ -69,6 +83,19 @@ public final class TensorStorage: @unchecked Sendable {
     capacityBytes = bytes
     pooled = true
     base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    device = .cpu
+    deviceBuffer = nil
+  }
+
+  /// Wraps a device buffer of at least `count` elements (the host side is a one-element stand-in).
+  init(deviceBuffer buffer: DeviceBuffer, count: Int, device: Device) {
+    self.count = count
+    let (raw, bytes) = BufferPool.allocate(bytes: MemoryLayout<Float>.stride)
+    capacityBytes = bytes
+    pooled = true
+    base = raw.bindMemory(to: Float.self, capacity: 1)
+    self.device = device
+    deviceBuffer = buffer
   }
 
   /// Allocates `count` elements with unspecified contents outside the pool, on huge pages
@@ -80,6 +107,8 @@ public final class TensorStorage: @unchecked Sendable {
     capacityBytes = bytes
     pooled = false
     base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    device = .cpu
+    deviceBuffer = nil
   }
 
   deinit {
@@ -93,7 +122,7 @@ public final class TensorStorage: @unchecked Sendable {
   /// Moves a large buffer onto huge pages (`LargeAllocation.preferHugePages`): for weights, which
   /// live as long as the model and are streamed by every batch-1 forward pass. Contents are kept.
   public func preferHugePages() {
-    if capacityBytes >= Self.hugePageMinimumBytes {
+    if deviceBuffer == nil, capacityBytes >= Self.hugePageMinimumBytes {
       LargeAllocation.preferHugePages(UnsafeMutableRawPointer(base), bytes: capacityBytes)
     }
   }
@@ -165,8 +194,9 @@ public final class TensorStorage: @unchecked Sendable {
 public final class Tensor: @unchecked Sendable {
   /// Dimensions, outermost first.
   public let shape: [Int]
-  /// The element buffer (empty for meta tensors).
-  public let storage: TensorStorage
+  /// The element buffer (empty for meta tensors). Replaced only by `Module.to(_:)`, which moves a
+  /// parameter to another device in place so the layers holding it see the move.
+  public internal(set) var storage: TensorStorage
   /// True for shape-only tensors.
   public let isMeta: Bool
   /// Whether gradients flow to this tensor. Set on parameters; ops propagate it.
@@ -220,23 +250,29 @@ public final class Tensor: @unchecked Sendable {
 
   /// Number of elements.
   public var count: Int { shape.reduce(1, *) }
+  /// Where the elements live.
+  public var device: Device { storage.device }
   /// Number of dimensions.
   public var rank: Int { shape.count }
   /// Pointer to the first element, for reading or writing (see `TensorStorage.pointer`).
   public var data: UnsafeMutablePointer<Float> { storage.pointer }
   /// The elements as an array (a copy).
-  public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+  public var scalars: [Float] {
+    if isAccelerated { return (try? to(.cpu).scalars) ?? [] }
+    return Array(UnsafeBufferPointer(start: storage.readOnlyPointer, count: count))
+  }
   /// The single element of a one-element tensor.
   public var item: Float {
     precondition(count == 1, "item needs a one-element tensor, got shape \(shape)")
-    return storage.pointer[0]
+    return isAccelerated ? scalars[0] : storage.readOnlyPointer[0]
   }
 
   /// A copy that shares nothing and records no history.
   public func copy() -> Tensor {
     if isMeta { return Tensor(metaShape: shape) }
+    if isAccelerated { return deviceCopy() }
     let t = Tensor(uninitializedShape: shape)
-    t.data.update(from: data, count: count)
+    t.data.update(from: storage.readOnlyPointer, count: count)
     return t
   }
 
@@ -246,16 +282,27 @@ public final class Tensor: @unchecked Sendable {
   /// Overwrites the elements with `other`'s (same element count), outside autograd.
   public func assign(from other: Tensor) {
     precondition(other.count == count, "assign: \(other.shape) into \(shape)")
-    data.update(from: other.data, count: count)
+    if isAccelerated || other.isAccelerated {
+      deviceAssign(from: other)
+      return
+    }
+    data.update(from: other.storage.readOnlyPointer, count: count)
   }
 
   /// Fills with `value`, outside autograd.
-  public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+  public func fill(_ value: Float) {
+    if isAccelerated {
+      deviceFill(value)
+      return
+    }
+    data.update(repeating: value, count: count)
+  }
 }
 
 extension Tensor: CustomStringConvertible {
   public var description: String {
     if isMeta { return "Tensor(meta, shape: \(shape))" }
+    if isAccelerated { return "Tensor(\(device), shape: \(shape))" }
     let shown = scalars.prefix(8).map { String(format: "%.4f", $0) }.joined(separator: ", ")
     return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
   }

@@ -117,14 +117,24 @@ final class AdamCore {
       precondition(
         grad.count == p.count, "\(name): gradient \(grad.shape) does not match parameter \(p.shape)")
       if expAvg[index] == nil {
-        expAvg[index] = Tensor(zeros: p.shape)
-        expAvgSq[index] = Tensor(zeros: p.shape)
+        expAvg[index] = Tensor(zeros: p.shape).onDevice(of: p)
+        expAvgSq[index] = Tensor(zeros: p.shape).onDevice(of: p)
       }
       steps[index] += 1
       let t = Double(steps[index])
       k.stepSize = Float(lr / (1 - pow(Double(beta1), t)))
       k.correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
       let constants = k
+      if p.isAccelerated {
+        Backends.inBackward {
+          try Backends.backend(name, p, grad)!.adamStep(
+            weight: p, gradient: grad, firstMoment: expAvg[index]!, secondMoment: expAvgSq[index]!,
+            stepSize: constants.stepSize, beta1: beta1, beta2: beta2, eps: eps,
+            correction2: constants.correction2,
+            decay: constants.applyDecay ? constants.decay : 1, weightDecay: constants.weightDecay)
+        }
+        continue
+      }
       let (w, g, m, v) = (p.data, grad.data, expAvg[index]!.data, expAvgSq[index]!.data)
       forEachOptimizerChunk(p.count) { range in
         var i = range.lowerBound

@@ -44,6 +44,9 @@ extension Functional {
     _ logProbabilities: Tensor, targets: [Int], smoothing: Float, reduction: LossReduction
   ) -> Tensor {
     let (n, c) = (logProbabilities.shape[0], logProbabilities.shape[1])
+    if logProbabilities.isAccelerated {
+      return deviceSmoothedNLL(logProbabilities, targets: targets, smoothing: smoothing, reduction: reduction)
+    }
     let eps = Double(smoothing)
     let lp = logProbabilities.data
     var perSample = [Double](repeating: 0, count: n)
@@ -80,6 +83,29 @@ extension Functional {
         row[t] -= onTarget * share
       }
       return [dx]
+    }
+  }
+
+  /// `smoothedNLL` on another device: per-sample losses there, reduced there.
+  private static func deviceSmoothedNLL(
+    _ logProbabilities: Tensor, targets: [Int], smoothing: Float, reduction: LossReduction
+  ) -> Tensor {
+    Backends.inBackward {
+      let backend = try Backends.backend(for: logProbabilities.device)!
+      let shape = logProbabilities.shape
+      let perSample = try backend.smoothedNLL(logProbabilities, targets: targets, smoothing: smoothing)
+      let scale: Float = reduction == .mean ? 1 / Float(max(shape[0], 1)) : 1
+      let out = reduction == .none ? perSample : try backend.sum(perSample, scale: scale)
+      let name = smoothing > 0 ? "cross_entropy(label_smoothing)" : "nll_loss"
+      return out.recording(name, [logProbabilities]) { g in
+        Backends.inBackward {
+          [
+            try backend.smoothedNLLBackward(
+              gradient: g, targets: targets, shape: shape, smoothing: smoothing, scale: scale,
+              perSample: reduction == .none)
+          ]
+        }
+      }
     }
   }
 }

@@ -56,10 +56,18 @@ public final class SGD: Optimizer {
         if let buffer = momentumBuffers[index] {
           velocity = buffer
         } else {
-          velocity = Tensor(uninitializedShape: p.shape)
+          velocity = Tensor(uninitializedShape: p.shape).onDevice(of: p)
           momentumBuffers[index] = velocity
           firstStep = true
         }
+      }
+      if p.isAccelerated {
+        Backends.inBackward {
+          try Backends.backend("sgd", p, grad, velocity)!.sgdStep(
+            weight: p, gradient: grad, velocity: velocity, learningRate: learningRate, momentum: momentum,
+            dampening: dampening, weightDecay: weightDecay, nesterov: nesterov, firstStep: firstStep)
+        }
+        continue
       }
       sgdUpdateKernel(
         count: p.count, weight: p.data, grad: grad.data, velocity: velocity?.data, learningRate: learningRate,
