@@ -47,6 +47,8 @@ struct BenchCommand: ParsableCommand {
   @Flag(name: .long, help: "Also print the forward time of each layer (median over the timed runs).")
   var perLayer = false
 
+  @OptionGroup var deviceOption: DeviceOption
+
   func run() throws {
     do {
       try benchmark()
@@ -75,10 +77,19 @@ struct BenchCommand: ParsableCommand {
     }
     if let peak, !(peak > 0) { throw CLIError("--peak must be a positive GFLOP/s figure, got \(peak)") }
     if let kernel, kernel != "gemm" { throw CLIError("--kernel must be 'gemm', got '\(kernel)'") }
-    let peakGFLOPS = peak ?? FMAPeak.measure(threads: Parallel.threadCount)
-    print(
-      "kernels: \(GEMMKernelInfo.isa), GEMM tile \(GEMMKernelInfo.tile); FP32 peak \(String(format: "%.0f", peakGFLOPS)) GFLOP/s"
-        + (peak == nil ? " (measured)" : "") + " on \(Parallel.threadCount) threads")
+    let device = try deviceOption.parsed()
+    if device.isAccelerator && kernel != nil {
+      throw CLIError("--kernel gemm times the CPU's GEMM; drop --device")
+    }
+    // On a GPU the CPU's FMA peak means nothing: % of peak needs --peak there.
+    let peakGFLOPS = peak ?? (device.isAccelerator ? 0 : FMAPeak.measure(threads: Parallel.threadCount))
+    if device.isAccelerator {
+      print("device \(device)" + (peak.map { "; FP32 peak \(String(format: "%.0f", $0)) GFLOP/s" } ?? ""))
+    } else {
+      print(
+        "kernels: \(GEMMKernelInfo.isa), GEMM tile \(GEMMKernelInfo.tile); FP32 peak \(String(format: "%.0f", peakGFLOPS)) GFLOP/s"
+          + (peak == nil ? " (measured)" : "") + " on \(Parallel.threadCount) threads")
+    }
     if kernel != nil {
       try benchmarkGEMM(peakGFLOPS: peakGFLOPS)
       return
@@ -91,13 +102,14 @@ struct BenchCommand: ParsableCommand {
     let macsPerImage = try CLIError.wrap {
       try ModelTrace(model: network, inputShape: [1] + chw).totalMultiplyAccumulates
     }
+    try CLIError.wrap { try network.to(device) }
     print(
       "model \(model), input \(chw.map(String.init).joined(separator: "×")), \(mode), \(Parallel.threadCount) threads"
     )
     print("batch   img/s median      min      max   GFLOP/s  % peak  max RSS MiB")
     for b in batches {
       var rng = RandomGenerator(seed: 1)
-      let x = Tensor.randn([b] + chw, using: &rng)
+      let x = try CLIError.wrap { try Tensor.randn([b] + chw, using: &rng).to(device) }
       let labels = (0..<b).map { $0 % classCount }
       let optimizer = SGD(
         parameters: network.parameters(), learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
@@ -115,6 +127,8 @@ struct BenchCommand: ParsableCommand {
           } else {
             _ = try GradMode.withNoGrad { try network(x) }
           }
+          // A device runs asynchronously: the step ends when its queued work has finished.
+          try device.synchronize()
         }
         // The timer observes every layer, which turns off fusions (Conv2d → ReLU): only when asked.
         try CLIError.wrap { try perLayer && i >= warmup ? timer.observing(step) : step() }
@@ -128,7 +142,7 @@ struct BenchCommand: ParsableCommand {
       let flopsPerImage = Double(macsPerImage) * 2 * (mode == "train" ? 3 : 1)
       let gflops = median * flopsPerImage / 1e9
       let rss = peakResidentMiB()
-      let percent = 100 * gflops / peakGFLOPS
+      let percent = peakGFLOPS > 0 ? 100 * gflops / peakGFLOPS : 0
       print(
         String(
           format: "%5d  %12.1f %8.1f %8.1f  %8.1f  %6.1f  %11.0f", b, median, rates.first!, rates.last!,
@@ -136,6 +150,7 @@ struct BenchCommand: ParsableCommand {
           percent, rss))
       let json: [String: Any] = [
         "framework": "cnnkit", "model": model, "mode": mode, "batch": b, "threads": Parallel.threadCount,
+        "device": device.description,
         "img_s_median": median, "img_s_min": rates.first!, "img_s_max": rates.last!, "gflops_median": gflops,
         "percent_of_peak": percent, "peak_gflops": peakGFLOPS, "isa": GEMMKernelInfo.isa, "max_rss_mib": rss,
       ]

@@ -5,12 +5,14 @@ import Foundation
 /// `--device cpu|cuda|cuda:N`, defined once for every command that computes.
 struct DeviceOption: ParsableArguments {
   @Option(help: "Where to compute: cpu, cuda or cuda:N (default: cpu).")
-  var device: String = "cpu"
+  var device: String?
 
-  /// The parsed device, or a `CLIError` naming the flag.
-  func parsed() throws -> Device {
-    guard let parsed = Device(parsing: device) else {
-      throw CLIError("--device: '\(device)' is not a device (use cpu, cuda or cuda:N)")
+  /// The parsed device (`fallback`, e.g. a config file's, when the flag is absent; else the CPU), or
+  /// a `CLIError` naming the flag.
+  func parsed(fallback: String? = nil) throws -> Device {
+    let text = device ?? fallback ?? "cpu"
+    guard let parsed = Device(parsing: text) else {
+      throw CLIError("--device: '\(text)' is not a device (use cpu, cuda or cuda:N)")
     }
     return parsed
   }

@@ -27,6 +27,8 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Threads for the kernels. Default: all cores.") var threads: Int?
   @Option(name: [.customShort("j"), .long], help: "Data-loading threads.") var workers = 2
 
+  @OptionGroup var deviceOption: DeviceOption
+
   func run() throws {
     do {
       try evaluateWeights()
@@ -55,6 +57,8 @@ struct EvalCommand: ParsableCommand {
     for name in report.missing + report.unexpected + report.shapeMismatches {
       FileHandle.standardError.write(Data("warning: \(weights): not loaded: \(name)\n".utf8))
     }
+    let device = try deviceOption.parsed()
+    try CLIError.wrap { try network.to(device) }
     let sample = try CLIError.wrap { try data.item(at: 0).image }
     let pipeline = Preprocessing.pipeline(
       dataset: dataset, imageSize: (sample.height, sample.width, sample.channels), modelInput: modelInput,

@@ -24,6 +24,8 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "File of class names, one per line, in class-index order.") var classNames: String?
   @Option(help: "How many classes to show per image.") var top = 5
 
+  @OptionGroup var deviceOption: DeviceOption
+
   func run() throws {
     do {
       try predict()
@@ -39,7 +41,9 @@ struct PredictCommand: ParsableCommand {
     let classCount = classes ?? entry.defaultClasses
     let modelInput = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: modelInput) }
+    let device = try deviceOption.parsed()
     try CLIError.wrap { try Checkpoint.loadWeights(from: weights, into: network) }
+    try CLIError.wrap { try network.to(device) }
     network.eval()
     let names = try labels(count: classCount)
     let pipeline = Preprocessing.pipeline(
@@ -49,7 +53,7 @@ struct PredictCommand: ParsableCommand {
       let image = try CLIError.wrap { try ImageDecoder.decode(path: path) }
       let x = try CLIError.wrap { try pipeline.tensor(from: image, using: &rng) }
       let logits = try CLIError.wrap {
-        try GradMode.withNoGrad { try network(Functional.reshape(x, [1] + x.shape)) }
+        try GradMode.withNoGrad { try network(Functional.reshape(x, [1] + x.shape).to(device)) }
       }
       let probabilities = Functional.softmax(logits).scalars
       let ranked = probabilities.indices.sorted {

@@ -57,6 +57,7 @@ struct TrainCommand: ParsableCommand {
     false
   @Flag(help: "Skip validation after each epoch.") var noValidation = false
   @Option(help: "JSON file with any of these options.") var config: String?
+  @OptionGroup var deviceOption: DeviceOption
 
   func run() throws {
     do {
@@ -104,6 +105,9 @@ struct TrainCommand: ParsableCommand {
     let inputText = input ?? file.string("input")
     let modelInput = try inputText.map(SummaryCommand.parseShape) ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(modelName, classes: classCount, input: modelInput) }
+    let device = try deviceOption.parsed(fallback: file.string("device"))
+    // Before the optimiser and a resume: both then find the parameters where they will stay.
+    try CLIError.wrap { try network.to(device) }
     let sample = try CLIError.wrap { try trainSet.item(at: 0).image }
     let imageSize = (sample.height, sample.width, sample.channels)
     let augment = !(noAugment || file.bool("no-augment"))
@@ -193,7 +197,8 @@ struct TrainCommand: ParsableCommand {
     print(trace.summary(.torchsummary, batchSize: -1, depth: 3), terminator: "")
     print(
       "Training \(modelName) on \(datasetName) (\(trainSet.count) train, \(validationSet?.count ?? 0) validation images), "
-        + "\(epochs) epochs, batch \(batchSize), \(optimizerName) lr \(learningRate), \(Parallel.threadCount) threads"
+        + "\(epochs) epochs, batch \(batchSize), \(optimizerName) lr \(learningRate), "
+        + (device == .cpu ? "\(Parallel.threadCount) threads" : "on \(device)")
     )
     let interrupt = InterruptFlag.install()
     trainer.stopRequested = { interrupt.isSet }

@@ -35,19 +35,21 @@ final class GradNode {
   }
 }
 
-/// Whether ops record history for autograd (PyTorch's `torch.no_grad()` turns it off).
+/// Whether ops record history for autograd (PyTorch's `torch.no_grad()` turns it off). Per thread
+/// and task, as PyTorch's is per thread: a data worker or an evaluation on another thread never turns
+/// recording off for the training loop.
 public enum GradMode {
-  nonisolated(unsafe) static var enabled = true
+  @TaskLocal private static var disabled = false
 
-  /// True while ops record autograd history.
-  public static var isEnabled: Bool { enabled }
+  /// True while ops record autograd history on this thread.
+  static var enabled: Bool { !disabled }
+
+  /// True while ops record autograd history on this thread.
+  public static var isEnabled: Bool { !disabled }
 
   /// Runs `body` without recording history: inference, evaluation, optimizer updates.
   public static func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
-    let saved = enabled
-    enabled = false
-    defer { enabled = saved }
-    return try body()
+    try $disabled.withValue(true, operation: body)
   }
 }
 

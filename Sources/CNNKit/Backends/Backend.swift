@@ -170,6 +170,9 @@ extension Tensor {
 }
 
 extension Module {
+  /// Where the parameters live (the first one's device; the CPU for a module without parameters).
+  public var device: Device { parameters().first?.device ?? .cpu }
+
   /// Moves every parameter, buffer and gradient to `device` in place, PyTorch's `module.to(device)`.
   /// Tensors keep their identity, so layers and optimizers holding them see the move.
   @discardableResult
@@ -187,5 +190,13 @@ extension Tensor {
   func onDevice(of other: Tensor) -> Tensor {
     guard other.isAccelerated else { return self }
     return Backends.inBackward { try to(other.device) }
+  }
+}
+
+extension Device {
+  /// Waits until the work queued on this device has finished (the CPU's is done when queued):
+  /// for timing a step, PyTorch's `torch.cuda.synchronize()`.
+  public func synchronize() throws {
+    if case .cuda(let index) = self { try CUDAContext.shared(index).synchronize() }
   }
 }

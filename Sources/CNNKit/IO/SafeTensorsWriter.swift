@@ -51,13 +51,16 @@ public enum SafeTensorsWriter {
       try withUnsafeBytes(of: &length) { try out.write($0.baseAddress!, count: 8) }
       try header.withUnsafeBytes { try out.write($0.baseAddress!, count: $0.count) }
       for item in items where item.tensor.count > 0 {
+        // Tensors on a device are copied to the host one at a time, as they are written.
+        let tensor = try item.tensor.to(.cpu)
+        let elements = tensor.storage.readOnlyPointer
         switch item.dtype {
         case .i64:
-          let values = (0..<item.tensor.count).map { Int64(item.tensor.data[$0]).littleEndian }
+          let values = (0..<tensor.count).map { Int64(elements[$0]).littleEndian }
           try values.withUnsafeBytes { try out.write($0.baseAddress!, count: $0.count) }
         default:
           // Little-endian hosts only (x86-64, arm64): the in-memory floats are the file's bytes.
-          try out.write(UnsafeRawPointer(item.tensor.data), count: item.tensor.count * 4)
+          try out.write(UnsafeRawPointer(elements), count: tensor.count * 4)
         }
       }
     }

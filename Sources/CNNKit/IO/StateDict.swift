@@ -73,7 +73,16 @@ extension Module {
       throw StateDictMismatch(
         path: file.path, missing: missing, unexpected: unexpected, shapeMismatches: mismatched)
     }
-    for (tensor, entry) in matched { file.read(entry, into: tensor.data) }
+    for (tensor, entry) in matched {
+      guard tensor.isAccelerated else {
+        file.read(entry, into: tensor.data)
+        continue
+      }
+      // A parameter on a device is read on the host, then copied there.
+      let host = Tensor(uninitializedShape: tensor.shape)
+      file.read(entry, into: host.data)
+      tensor.assign(from: host)
+    }
     return StateDictLoadReport(
       loaded: matched.map(\.1.name), missing: missing, unexpected: unexpected, shapeMismatches: mismatched)
   }

@@ -53,28 +53,35 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 }
 
 /// The generator layers use when none is passed: seed it with `manualSeed` for repeatable runs.
+/// Every access holds a lock (recursive, so `body` may reach the generator again), so threads that
+/// draw at once never lose or repeat a draw.
 public enum GlobalRandom {
-  nonisolated(unsafe) static var generator = RandomGenerator(seed: 0)
+  nonisolated(unsafe) private static var generator = RandomGenerator(seed: 0)
+  private static let lock = NSRecursiveLock()
 
   /// The global generator itself, to save in a checkpoint and restore on resume.
   public static var current: RandomGenerator {
-    get { generator }
-    set { generator = newValue }
+    get { with { $0 } }
+    set { with { $0 = newValue } }
   }
 
   /// Reseeds the global generator (PyTorch's `torch.manual_seed`).
-  public static func manualSeed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+  public static func manualSeed(_ seed: UInt64) { current = RandomGenerator(seed: seed) }
 
   /// Runs `body` with exclusive access to the global generator.
   public static func with<T>(_ body: (inout RandomGenerator) throws -> T) rethrows -> T {
-    try body(&generator)
+    lock.lock()
+    defer { lock.unlock() }
+    return try body(&generator)
   }
 }
 
 extension Tensor {
   /// Fills with samples from N(mean, std²), outside autograd.
   public func fillNormal(mean: Float = 0, std: Float, using rng: inout RandomGenerator) {
-    // Both Box–Muller outputs are used: initialising VGG draws ~140M samples.
+    // Both Box–Muller outputs are used: initialising VGG draws ~140M samples. One write access for
+    // the whole fill, not one per element.
+    let data = self.data
     var i = 0
     while i < count {
       var u1 = Double(rng.next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
@@ -90,6 +97,7 @@ extension Tensor {
 
   /// Fills with samples from U(low, high), outside autograd.
   public func fillUniform(_ low: Float, _ high: Float, using rng: inout RandomGenerator) {
+    let data = self.data
     for i in 0..<count { data[i] = rng.nextUniform(low, high) }
   }
 

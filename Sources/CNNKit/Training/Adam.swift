@@ -202,8 +202,8 @@ final class AdamCore {
     }
     let lr = try StateParsing.float(scalars, "lr")
     steps = newSteps
-    expAvg = indices.map { tensors["\($0).exp_avg"]?.copy() }
-    expAvgSq = indices.map { tensors["\($0).exp_avg_sq"]?.copy() }
+    expAvg = indices.map { tensors["\($0).exp_avg"]?.copy().onDevice(of: parameters[$0]) }
+    expAvgSq = indices.map { tensors["\($0).exp_avg_sq"]?.copy().onDevice(of: parameters[$0]) }
     return lr
   }
 }

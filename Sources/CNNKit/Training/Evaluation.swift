@@ -22,8 +22,10 @@ public func evaluate(model: Module, loader: DataLoader, classNames: [String]? = 
   let names = classNames ?? loader.dataset.classNames
   var confusion = ConfusionMatrix(classCount: names.count, classNames: names)
   let batches = try loader.batches(epoch: 0)
+  let device = model.device
   while let batch = try batches.next() {
-    let logits = try GradMode.withNoGrad { try model(batch.images) }
+    // Logits come back to the host: the metrics below read them there.
+    let logits = try GradMode.withNoGrad { try model(batch.images.to(device)) }.to(.cpu)
     let value = try Functional.crossEntropy(logits, targets: batch.labels).item
     loss.add(Double(value), weight: batch.labels.count)
     let hits = try Metrics.topKCorrect(
@@ -62,7 +64,7 @@ public func evaluateTenCrop(
     var image = try resize.apply(item.image, using: &rng)
     if image.channels != channels { image = try grey.apply(image, using: &rng) }
     let crops = try tenCrop.tensor(from: image, normalize: normalize)
-    let logits = try GradMode.withNoGrad { try model(crops) }
+    let logits = try GradMode.withNoGrad { try model(crops.to(model.device)) }.to(.cpu)
     let probabilities = Functional.softmax(logits)
     let classes = logits.shape[1]
     let mean = Tensor(zeros: [1, classes])

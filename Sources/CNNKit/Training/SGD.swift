@@ -98,7 +98,9 @@ public final class SGD: Optimizer {
       if let t = tensors[name] { try StateParsing.checkShape(t, name, parameter: parameters[index]) }
     }
     let lr = try StateParsing.float(scalars, "lr")
-    momentumBuffers = names.map { tensors[$0]?.copy() }
+    momentumBuffers = names.enumerated().map { index, name in
+      tensors[name]?.copy().onDevice(of: parameters[index])
+    }
     if let lr { learningRate = lr }
   }
 }

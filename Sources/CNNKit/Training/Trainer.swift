@@ -105,8 +105,10 @@ public final class Trainer {
       var correct = 0
       var seen = 0
       let start = ProgressBar.now()
+      // The model's device: batches are copied there, logits come back for the metrics.
+      let device = model.device
       while let batch = try batches.next() {
-        let logits = try model(batch.images)
+        let logits = try model(batch.images.to(device))
         let lossTensor = try Functional.crossEntropy(
           logits, targets: batch.labels, labelSmoothing: labelSmoothing)
         guard lossTensor.item.isFinite else {
@@ -125,7 +127,7 @@ public final class Trainer {
         state.globalStep += 1
         state.batchInEpoch += 1
         loss.add(Double(lossTensor.item), weight: batch.labels.count)
-        correct += try Metrics.topKCorrect(logits: logits, labels: batch.labels, k: 1)
+        correct += try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1)
         seen += batch.labels.count
         let rate = Double(seen) / max(ProgressBar.now() - start, 1e-9)
         bar.update(
@@ -196,7 +198,14 @@ public final class Trainer {
   private func firstNonFiniteGradient() -> String? {
     for (name, p) in model.namedParameters() {
       guard let g = p.grad else { continue }
-      for i in 0..<g.count where !g.data[i].isFinite { return name }
+      if g.isAccelerated {
+        // NaN or Inf anywhere makes the sum non-finite: one reduction and one float back.
+        if !GradMode.withNoGrad({ Functional.sum(g) }).item.isFinite { return name }
+        continue
+      }
+      // Read-only access: scanning must not invalidate anything derived from the gradient.
+      let values = g.storage.readOnlyPointer
+      for i in 0..<g.count where !values[i].isFinite { return name }
     }
     return nil
   }

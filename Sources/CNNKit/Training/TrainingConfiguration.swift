@@ -42,7 +42,7 @@ public struct TrainingConfiguration {
     "optimizer": .string, "nesterov": .flag, "lr-scheduler": .string, "lr-step-size": .integer,
     "lr-gamma": .number, "lr-milestones": .string, "lr-warmup-epochs": .integer, "lr-warmup-decay": .number,
     "lr-min": .number, "lr-patience": .integer, "label-smoothing": .number, "output-dir": .string,
-    "resume": .string, "seed": .unsignedInteger, "threads": .integer, "workers": .integer,
+    "resume": .string, "device": .string, "seed": .unsignedInteger, "threads": .integer, "workers": .integer,
     "keep-last": .integer, "max-steps": .integer, "checkpoint-every": .integer, "no-augment": .flag,
     "pca-color": .flag,
     "skip-corrupt": .flag, "no-validation": .flag,
