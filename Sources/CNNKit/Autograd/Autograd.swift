@@ -1,5 +1,3 @@
-import CNNKitKernels
-
 /// Where one input of a recorded op sends its gradient.
 enum GradEdge {
   /// An input produced by another recorded op: the edge keeps that op's node, not its tensor, so
@@ -69,7 +67,7 @@ extension Tensor {
   func recording(
     _ operation: String, _ inputs: [Tensor], backward: @escaping (Tensor, _ owned: Bool) -> [Tensor?]
   ) -> Tensor {
-    guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
+    guard GradMode.enabled, !isMeta, inputs.contains(where: { $0.requiresGrad }) else { return self }
     requiresGrad = true
     gradNode = GradNode(
       operation: operation,
@@ -194,9 +192,5 @@ private func accumulateLeaf(_ leaf: Tensor, _ g: Tensor, owned: Bool) {
 /// `a += b` elementwise (same element count), outside autograd.
 func addInPlace(_ a: Tensor, _ b: Tensor) {
   precondition(a.count == b.count, "gradient shapes \(a.shape) and \(b.shape) differ")
-  if a.isAccelerated {
-    Backends.inBackward { try Backends.backend("accumulate", a, b)!.accumulate(a, b) }
-    return
-  }
-  addKernel(count: a.count, a.data, b.data, a.data)
+  Backends.inBackward { try Backends.backend("accumulate", a, b).accumulate(a, b) }
 }

@@ -1,22 +1,23 @@
 import CNNKitKernels
 
 /// The device half of the ops, after PyTorch's dispatcher: `Functional` checks shapes and records
-/// autograd once, and hands the arithmetic to the backend of the device its operands live on. Every
-/// method takes and returns tensors on that device; nothing here records history.
+/// autograd once, and hands the arithmetic to the backend its operands live on — the CPU's kernels,
+/// CUDA, or the meta backend, which computes shapes only (summaries trace models with it). Every
+/// method takes and returns tensors of that backend; nothing here records history.
 ///
-/// The CPU's arithmetic still runs inline in `Functional` (its algorithm choices and cached weight
-/// forms live there and in `CNNKitKernels`); devices other than the CPU implement this protocol.
+/// What a forward pass keeps for its backward pass is the backend's own (`AnyObject`): the CPU keeps
+/// a ReLU's mask as bits, CUDA the output.
 protocol Backend: AnyObject {
-  /// The device this backend computes on.
+  /// The device this backend computes on (`.cpu` for the meta backend).
   var device: Device { get }
 
-  /// A tensor of `shape` on the device with unspecified contents.
+  /// A tensor of `shape` with unspecified contents.
   func empty(_ shape: [Int]) throws -> Tensor
-  /// A copy of a host tensor on the device.
+  /// A copy of a host tensor on this backend's device.
   func upload(_ host: Tensor) throws -> Tensor
-  /// A host copy of a tensor on the device.
+  /// A host copy.
   func download(_ tensor: Tensor) throws -> Tensor
-  /// Copies `source` (on this device or the host) into `destination` (on this device or the host).
+  /// Copies `source` into `destination` (either may be on the host).
   func copy(_ source: Tensor, into destination: Tensor) throws
   func fill(_ tensor: Tensor, _ value: Float) throws
 
@@ -24,44 +25,56 @@ protocol Backend: AnyObject {
   /// `a += b` in place.
   func accumulate(_ a: Tensor, _ b: Tensor) throws
   func scale(_ a: Tensor, by factor: Float) throws -> Tensor
-  func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor
-  /// `scale · Σ x` as a one-element tensor.
-  func sum(_ x: Tensor, scale: Float) throws -> Tensor
+  /// `Σ x` as a one-element tensor.
+  func sum(_ x: Tensor) throws -> Tensor
+  /// A tensor of `shape` holding the one element of `value` everywhere (the sum's backward).
+  func broadcast(_ value: Tensor, to shape: [Int]) throws -> Tensor
 
-  func relu(_ x: Tensor) throws -> Tensor
-  /// The ReLU's input gradient from its output `y` and output gradient `g`.
-  func reluBackward(output y: Tensor, gradient g: Tensor) throws -> Tensor
-  /// Inverted dropout; returns the output and the per-element factor (0 or 1/(1 − p)) backward needs.
-  func dropout(_ x: Tensor, p: Float, seed: UInt64) throws -> (output: Tensor, factors: Tensor)
+  /// `max(x, 0)`; keeps what the backward needs when `keepForBackward`.
+  func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?)
+  /// The ReLU's input gradient; may write into `gradient` when `owned` (the pass owns it).
+  func reluBackward(_ saved: AnyObject, gradient: Tensor, owned: Bool) throws -> Tensor
+  /// Inverted dropout in training mode, drawing from `rng`.
+  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+    output: Tensor, saved: AnyObject
+  )
+  func dropoutBackward(_ saved: AnyObject, gradient: Tensor, owned: Bool) throws -> Tensor
+  /// Softmax (or log-softmax) over the last dimension.
   func softmax(_ x: Tensor, log: Bool) throws -> Tensor
   func softmaxBackward(output y: Tensor, gradient g: Tensor, log: Bool) throws -> Tensor
-  /// Per-sample label-smoothed NLL of log-probabilities [N, C].
-  func smoothedNLL(_ logProbabilities: Tensor, targets: [Int], smoothing: Float) throws -> Tensor
-  /// Its gradient; `gradient` holds one value per sample when `perSample`, else one.
+  /// The label-smoothed NLL of log-probabilities [N, C], reduced as asked.
+  func smoothedNLL(
+    _ logProbabilities: Tensor, targets: [Int], smoothing: Float, reduction: LossReduction
+  ) throws -> Tensor
   func smoothedNLLBackward(
-    gradient: Tensor, targets: [Int], shape: [Int], smoothing: Float, scale: Float, perSample: Bool
+    gradient: Tensor, targets: [Int], shape: [Int], smoothing: Float, reduction: LossReduction
   ) throws -> Tensor
 
-  func conv2dForward(_ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
+  /// The convolution (with its ReLU when `relu`); `recording` says a backward pass will follow, and
+  /// `weightFrozen` that the weight cannot change before the next call (so derived forms may be kept).
+  /// Returns what the ReLU's backward needs when `relu` and `recording`.
+  func conv2dForward(
+    _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool, recording: Bool,
+    weightFrozen: Bool
+  ) throws -> (output: Tensor, reluSaved: AnyObject?)
   func conv2dBackwardInput(_ s: Conv2dShape, gradOutput: Tensor, weight: Tensor) throws -> Tensor
   /// The weight gradient and, with `bias`, the bias gradient.
   func conv2dBackwardWeight(
     _ s: Conv2dShape, input: Tensor, gradOutput: Tensor, bias: Bool
   ) throws -> (weight: Tensor, bias: Tensor?)
-  func linearForward(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
+  /// `x·Wᵀ + b`; `weightFrozen` as for convolutions.
+  func linearForward(_ input: Tensor, weight: Tensor, bias: Tensor?, weightFrozen: Bool) throws -> Tensor
   /// `dx = g·W`, `dW = gᵀ·x`, `db = Σ g` over rows, each only when asked for.
   func linearBackward(
     input: Tensor, weight: Tensor, gradOutput: Tensor, needInput: Bool, needWeight: Bool, needBias: Bool
   ) throws -> (input: Tensor?, weight: Tensor?, bias: Tensor?)
 
-  /// Max pooling; `indices` (the winner's place in its input plane) is made when `keepIndices`.
-  func maxPool2d(_ s: Pool2dShape, input: Tensor, keepIndices: Bool) throws -> (
-    output: Tensor, indices: Tensor?
+  func maxPool2d(_ s: Pool2dShape, input: Tensor, keepForBackward: Bool) throws -> (
+    output: Tensor, saved: AnyObject?
   )
-  func maxPool2dBackward(_ s: Pool2dShape, gradOutput: Tensor, indices: Tensor) throws -> Tensor
+  func maxPool2dBackward(_ s: Pool2dShape, saved: AnyObject, gradient: Tensor) throws -> Tensor
   func avgPool2d(_ s: Pool2dShape, input: Tensor, countIncludePad: Bool) throws -> Tensor
   func avgPool2dBackward(_ s: Pool2dShape, gradOutput: Tensor, countIncludePad: Bool) throws -> Tensor
-  /// Adaptive average pooling of `input` (NCHW) to `outputSize`; backward when `gradient` is given.
   func adaptiveAvgPool2d(_ input: Tensor, outputSize: (Int, Int)) throws -> Tensor
   func adaptiveAvgPool2dBackward(gradOutput: Tensor, inputShape: [Int]) throws -> Tensor
 
@@ -91,35 +104,42 @@ protocol Backend: AnyObject {
     input: Tensor, scale: Tensor, gradOutput: Tensor, size: Int, coefficient: Float, beta: Float
   ) throws -> Tensor
 
-  /// One SGD update of `weight` in place (see `SGD`); `velocity` is nil without momentum.
+  /// One SGD update of `weight` in place (see `sgdUpdateKernel`); `velocity` is nil without momentum.
   func sgdStep(
     weight: Tensor, gradient: Tensor, velocity: Tensor?, learningRate: Float, momentum: Float,
     dampening: Float, weightDecay: Float, nesterov: Bool, firstStep: Bool) throws
-  /// One Adam/AdamW update in place, PyTorch's arithmetic: `w ·= decay` (AdamW), `g += wd·w` (Adam),
-  /// moments updated, `w −= stepSize · m / (√v / correction2 + eps)`.
+  /// One Adam/AdamW update of `weight` and its moments in place (see `adamUpdateKernel`).
   func adamStep(
-    weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, stepSize: Float,
-    beta1: Float, beta2: Float, eps: Float, correction2: Float, decay: Float, weightDecay: Float) throws
+    weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, rule: AdamUpdate) throws
 }
 
-/// The backends of the devices other than the CPU.
+/// Finds the backend an op runs on.
 enum Backends {
-  /// The backend for `device`, set up on first use; nil for the CPU.
-  static func backend(for device: Device) throws -> (any Backend)? {
+  /// The backend of `device`, set up on first use.
+  static func backend(for device: Device) throws -> any Backend {
     switch device {
-    case .cpu: return nil
+    case .cpu: return CPUBackend.shared
     case .cuda(let index): return try CUDABackend.shared(index)
     }
   }
 
-  /// The backend the operands of `op` live on (nil: the CPU); all must share one device.
-  static func backend(_ op: String, _ tensors: Tensor?...) throws -> (any Backend)? {
-    let present = tensors.compactMap { $0 }
-    guard let first = present.first, !first.isMeta else { return nil }
-    for t in present where t.device != first.device {
-      throw TensorError.deviceMismatch(operation: op, devices: [first.device, t.device])
+  /// The backend the operands of `op` live on: the meta backend when any is a meta tensor, else
+  /// their device's, which all must share.
+  static func backend(_ op: String, _ tensors: Tensor?...) throws -> any Backend {
+    var device = Device.cpu
+    var seen = false
+    for case let t? in tensors {
+      if t.isMeta { return MetaBackend.shared }
+      if seen && t.device != device {
+        // A meta operand further on still wins: summaries trace CPU weights with meta inputs.
+        if tensors.contains(where: { $0?.isMeta ?? false }) { return MetaBackend.shared }
+        throw TensorError.deviceMismatch(operation: op, devices: [device, t.device])
+      }
+      device = t.device
+      seen = true
     }
-    return try backend(for: first.device)
+    // The common case stays free of a switch and a lookup.
+    return device == .cpu ? CPUBackend.shared : try backend(for: device)
   }
 
   /// Runs `body` inside a backward rule, where errors cannot be thrown: a device failure there (out
@@ -141,16 +161,16 @@ extension Tensor {
   /// The copy records no history.
   public func to(_ device: Device) throws -> Tensor {
     if device == self.device || isMeta { return self }
-    if let backend = try Backends.backend(for: device) {
+    if device.isAccelerator {
       let host = isAccelerated ? try to(.cpu) : self
-      return try backend.upload(host)
+      return try Backends.backend(for: device).upload(host)
     }
-    return try Backends.backend(for: self.device)!.download(self)
+    return try Backends.backend(for: self.device).download(self)
   }
 
   func deviceCopy() -> Tensor {
     Backends.inBackward {
-      let backend = try Backends.backend(for: device)!
+      let backend = try Backends.backend(for: device)
       let out = try backend.empty(shape)
       try backend.copy(self, into: out)
       return out
@@ -159,13 +179,13 @@ extension Tensor {
 
   func deviceAssign(from other: Tensor) {
     Backends.inBackward {
-      let backend = try Backends.backend(for: isAccelerated ? device : other.device)!
+      let backend = try Backends.backend(for: isAccelerated ? device : other.device)
       try backend.copy(other, into: self)
     }
   }
 
   func deviceFill(_ value: Float) {
-    Backends.inBackward { try Backends.backend(for: device)!.fill(self, value) }
+    Backends.inBackward { try Backends.backend(for: device).fill(self, value) }
   }
 }
 

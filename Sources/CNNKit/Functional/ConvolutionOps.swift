@@ -69,90 +69,18 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "conv2d", message: "bias \(shapeString(bias.shape)) ≠ [\(weight.shape[0])]")
     }
-    let outShape = [s.batch, s.outChannels, s.outHeight, s.outWidth]
-    if input.isMeta { return Tensor(metaShape: outShape) }
-    if let backend = try Backends.backend("conv2d", input, weight, bias) {
-      return try deviceConvolution(backend, s, input: input, weight: weight, bias: bias, relu: relu)
-    }
-    // Every element is written by the kernels.
-    let out = Tensor(uninitializedShape: outShape)
-    // Read-only access: handing out `weight.data` would invalidate the weight's cached forms.
-    let w = weight.storage.readOnlyPointer
-    let b = bias?.storage.readOnlyPointer
-    // A weight that cannot change within this pass keeps its reordered or transformed copy.
-    let frozen = !(GradMode.enabled && weight.requiresGrad)
+    let backend = try Backends.backend("conv2d", input, weight, bias)
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
-    // With no backward pass to feed, the tile kernel applies the ReLU as it stores the output.
-    var reluApplied = false
-    if conv2dWinogradApplies(s) {
-      var transformed: TensorStorage? = nil
-      if frozen {
-        let key = TensorStorage.DerivedKey(kind: "conv2d-winograd", shape: weight.shape)
-        transformed = weight.storage.derived(key, count: conv2dWinogradTransformedWeightCount(s)) {
-          source, destination in
-          conv2dWinogradTransformWeights(s, weight: source, dst: destination)
-        }
-      }
-      conv2dWinogradForward(
-        s, input: input.data, weight: w, bias: b, output: out.data,
-        transformedWeight: transformed?.readOnlyPointer)
-    } else if conv2dTiledPreferred(s) && frozen {
-      let key = TensorStorage.DerivedKey(kind: "conv2d-tiles", shape: weight.shape + [groups])
-      let reordered = weight.storage.derived(key, count: s.weightCount) { source, destination in
-        conv2dTiledReorderWeights(s, weight: source, dst: destination)
-      }
-      reluApplied = relu && !(GradMode.enabled && inputs.contains { $0.requiresGrad })
-      conv2dTiledForward(
-        s, input: input.data, weight: w, bias: b, output: out.data,
-        reorderedWeight: reordered.readOnlyPointer,
-        relu: reluApplied)
-    } else if conv2dRunsAsGEMM(s) && frozen {
-      let key = TensorStorage.DerivedKey(kind: "conv2d-gemm-packed", shape: weight.shape + [groups])
-      let packed = weight.storage.derived(key, count: conv2dPackedWeightCount(s)) { source, destination in
-        conv2dPackWeights(s, weight: source, dst: destination)
-      }
-      conv2dForward(
-        s, input: input.data, weight: w, bias: b, output: out.data, packedWeight: packed.readOnlyPointer)
-    } else {
-      conv2dForward(s, input: input.data, weight: w, bias: b, output: out.data)
-    }
-    // A bit mask, not the output (which the next layer may not keep), is what the ReLU's backward needs.
-    let activated = relu && !reluApplied ? ReLUMask.applyReLU(to: out, inputs: inputs) : nil
+    let recording = GradMode.enabled && inputs.contains { $0.requiresGrad }
+    // A weight that cannot change within this pass may keep derived forms (reordered, transformed).
+    let (out, reluSaved) = try backend.conv2dForward(
+      s, input: input, weight: weight, bias: bias, relu: relu, recording: recording,
+      weightFrozen: !(GradMode.enabled && weight.requiresGrad))
     return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient, owned in
-      let g = activated?.backward(gradient, owned: owned) ?? gradient
-      var dx: Tensor? = nil
-      if input.requiresGrad {
-        dx = Tensor(uninitializedShape: input.shape)
-        conv2dBackwardInput(s, gradOutput: g.data, weight: weight.data, gradInput: dx!.data)
-      }
-      var dw: Tensor? = nil
-      var db: Tensor? = nil
-      if weight.requiresGrad || (bias?.requiresGrad ?? false) {
-        let w = Tensor(uninitializedShape: weight.shape)
-        let b = bias.map { Tensor(uninitializedShape: $0.shape) }
-        conv2dBackwardWeight(s, input: input.data, gradOutput: g.data, gradWeight: w.data, gradBias: b?.data)
-        dw = w
-        db = b
-      }
-      return bias == nil ? [dx, dw] : [dx, dw, db]
-    }
-  }
-
-  /// `convolution` on another device: the backend computes, the rule is the same.
-  private static func deviceConvolution(
-    _ backend: any Backend, _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool
-  ) throws -> Tensor {
-    let convolved = try backend.conv2dForward(s, input: input, weight: weight, bias: bias)
-    let out = relu ? try backend.relu(convolved) : convolved
-    var inputs = [input, weight]
-    if let bias { inputs.append(bias) }
-    // The output's storage, not the output, which owns this closure.
-    let saved = out.storage
-    return out.recording(relu ? "conv2d_relu" : "conv2d", inputs) { gradient in
       Backends.inBackward {
-        let activated = Tensor(shape: gradient.shape, storage: saved)
-        let g = relu ? try backend.reluBackward(output: activated, gradient: gradient) : gradient
+        let g =
+          try reluSaved.map { try backend.reluBackward($0, gradient: gradient, owned: owned) } ?? gradient
         let dx = input.requiresGrad ? try backend.conv2dBackwardInput(s, gradOutput: g, weight: weight) : nil
         var (dw, db): (Tensor?, Tensor?) = (nil, nil)
         if weight.requiresGrad || (bias?.requiresGrad ?? false) {

@@ -7,33 +7,16 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
     }
-    if a.isMeta || b.isMeta { return Tensor(metaShape: a.shape) }
-    if let backend = try Backends.backend("add", a, b) {
-      return try backend.add(a, b).recording("add", [a, b]) { g in [g, g] }
-    }
-    let out = Tensor(uninitializedShape: a.shape)
-    addKernel(count: a.count, a.data, b.data, out.data)
-    return out.recording("add", [a, b]) { g in [g, g] }
+    return try Backends.backend("add", a, b).add(a, b).recording("add", [a, b]) { g in [g, g] }
   }
 
   /// `a · scalar`.
   public static func scale(_ a: Tensor, by factor: Float) -> Tensor {
-    if a.isMeta { return Tensor(metaShape: a.shape) }
-    if a.isAccelerated {
-      return Backends.inBackward {
-        let backend = try Backends.backend(for: a.device)!
-        return try backend.scale(a, by: factor).recording("scale", [a]) { g in
-          Backends.inBackward { [try backend.scale(g, by: factor)] }
-        }
+    Backends.inBackward {
+      let backend = try Backends.backend("scale", a)
+      return try backend.scale(a, by: factor).recording("scale", [a]) { g in
+        Backends.inBackward { [try backend.scale(g, by: factor)] }
       }
-    }
-    let out = Tensor(uninitializedShape: a.shape)
-    scaleKernel(count: a.count, a.data, by: factor, out.data)
-    let shape = a.shape
-    return out.recording("scale", [a]) { g in
-      let dx = Tensor(uninitializedShape: shape)
-      scaleKernel(count: dx.count, g.data, by: factor, dx.data)
-      return [dx]
     }
   }
 
@@ -52,6 +35,7 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
     }
+    // A view: no backend work, the same storage under another shape (none for a meta tensor).
     if input.isMeta { return Tensor(metaShape: resolved) }
     let out = Tensor(shape: resolved, storage: input.storage)
     let inputShape = input.shape
@@ -67,24 +51,13 @@ extension Functional {
 
   /// Sum of all elements, as a one-element tensor.
   public static func sum(_ input: Tensor) -> Tensor {
-    if input.isMeta { return Tensor(metaShape: [1]) }
-    if input.isAccelerated {
-      return Backends.inBackward {
-        let backend = try Backends.backend(for: input.device)!
-        let shape = input.shape
-        return try backend.sum(input, scale: 1).recording("sum", [input]) { g in
-          Backends.inBackward {
-            // Every input element gets g: g·1 spread by a scaled copy of a ones tensor.
-            let ones = try backend.empty(shape)
-            try backend.fill(ones, g.item)
-            return [ones]
-          }
-        }
+    Backends.inBackward {
+      let backend = try Backends.backend("sum", input)
+      let shape = input.shape
+      return try backend.sum(input).recording("sum", [input]) { g in
+        Backends.inBackward { [try backend.broadcast(g, to: shape)] }
       }
     }
-    let out = Tensor(shape: [1], scalars: [Float(sumKernel(count: input.count, input.data))])
-    let shape = input.shape
-    return out.recording("sum", [input]) { g in [Tensor(repeating: g.data[0], shape: shape)] }
   }
 
   /// Mean of all elements, as a one-element tensor.

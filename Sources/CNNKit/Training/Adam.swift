@@ -1,3 +1,4 @@
+import CNNKitKernels
 import Foundation
 
 /// Adam (Kingma & Ba) with PyTorch's `torch.optim.Adam` update, weight decay as an L2 term:
@@ -106,12 +107,6 @@ final class AdamCore {
   }
 
   func step(learningRate: Float) {
-    // Scalars as PyTorch forms them: Python doubles, rounded to Float where they meet the tensors.
-    let lr = Double(learningRate)
-    var k = AdamConstants(
-      decay: Float(1 - lr * Double(weightDecay)), applyDecay: decoupled && weightDecay != 0,
-      weightDecay: decoupled ? 0 : weightDecay, weight1: 1 - beta1, beta2: beta2, weight2: 1 - beta2,
-      stepSize: 0, correction2: 0, eps: eps)
     for (index, p) in parameters.enumerated() {
       guard let grad = p.grad else { continue }
       precondition(
@@ -121,40 +116,12 @@ final class AdamCore {
         expAvgSq[index] = Tensor(zeros: p.shape).onDevice(of: p)
       }
       steps[index] += 1
-      let t = Double(steps[index])
-      k.stepSize = Float(lr / (1 - pow(Double(beta1), t)))
-      k.correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
-      let constants = k
-      if p.isAccelerated {
-        Backends.inBackward {
-          try Backends.backend(name, p, grad)!.adamStep(
-            weight: p, gradient: grad, firstMoment: expAvg[index]!, secondMoment: expAvgSq[index]!,
-            stepSize: constants.stepSize, beta1: beta1, beta2: beta2, eps: eps,
-            correction2: constants.correction2,
-            decay: constants.applyDecay ? constants.decay : 1, weightDecay: constants.weightDecay)
-        }
-        continue
-      }
-      let (w, g, m, v) = (p.data, grad.data, expAvg[index]!.data, expAvgSq[index]!.data)
-      forEachOptimizerChunk(p.count) { range in
-        var i = range.lowerBound
-        while i + 8 <= range.upperBound {
-          let (wi, mi, vi) = constants.update(
-            w: load(w + i), g: load(g + i), m: load(m + i), v: load(v + i))
-          store(wi, w + i)
-          store(mi, m + i)
-          store(vi, v + i)
-          i += 8
-        }
-        // The tail goes through the same vector arithmetic, zero-padded, so an element's result does
-        // not depend on where the chunks split.
-        let n = range.upperBound - i
-        if n > 0 {
-          var (tw, tg, tm, tv) = (Lanes(), Lanes(), Lanes(), Lanes())
-          for j in 0..<n { (tw[j], tg[j], tm[j], tv[j]) = (w[i + j], g[i + j], m[i + j], v[i + j]) }
-          let (wi, mi, vi) = constants.update(w: tw, g: tg, m: tm, v: tv)
-          for j in 0..<n { (w[i + j], m[i + j], v[i + j]) = (wi[j], mi[j], vi[j]) }
-        }
+      let rule = AdamUpdate(
+        learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
+        decoupled: decoupled, step: steps[index])
+      Backends.inBackward {
+        try Backends.backend(name, p, grad).adamStep(
+          weight: p, gradient: grad, firstMoment: expAvg[index]!, secondMoment: expAvgSq[index]!, rule: rule)
       }
     }
   }
@@ -205,39 +172,5 @@ final class AdamCore {
     expAvg = indices.map { tensors["\($0).exp_avg"]?.copy().onDevice(of: parameters[$0]) }
     expAvgSq = indices.map { tensors["\($0).exp_avg_sq"]?.copy().onDevice(of: parameters[$0]) }
     return lr
-  }
-}
-
-private typealias Lanes = SIMD8<Float>
-
-@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> Lanes {
-  UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-}
-
-@inline(__always) private func store(_ value: Lanes, _ p: UnsafeMutablePointer<Float>) {
-  UnsafeMutableRawPointer(p).storeBytes(of: value, as: Lanes.self)
-}
-
-/// One Adam/AdamW step's scalars, and the update of eight elements.
-private struct AdamConstants {
-  var decay: Float
-  var applyDecay: Bool
-  var weightDecay: Float
-  var weight1: Float
-  var beta2: Float
-  var weight2: Float
-  var stepSize: Float
-  var correction2: Float
-  var eps: Float
-
-  @inline(__always) func update(w: Lanes, g: Lanes, m: Lanes, v: Lanes) -> (Lanes, Lanes, Lanes) {
-    var w = w
-    if applyDecay { w *= decay }
-    let g = weightDecay == 0 ? g : g + weightDecay * w
-    // torch.lerp's two forms, chosen by the weight, keep the result exact at both ends.
-    let m = weight1 < 0.5 ? m + weight1 * (g - m) : g - (g - m) * (1 - weight1)
-    let v = v * beta2 + weight2 * g * g
-    w += -stepSize * m / (v.squareRoot() / correction2 + eps)  // addcdiv's order
-    return (w, m, v)
   }
 }

@@ -18,12 +18,3 @@ public protocol Optimizer: AnyObject {
   /// Restores what `stateTensors` and `stateScalars` saved; throws if it does not fit.
   func restore(tensors: [String: Tensor], scalars: [String: String]) throws
 }
-
-/// Elements per thread below which optimiser updates stay on one thread.
-let optimizerChunk = 1 << 16
-
-/// Runs an elementwise optimiser update over `0..<count`, split across cores for large tensors.
-/// Every element's arithmetic is the same whatever the split, so results do not depend on threads.
-func forEachOptimizerChunk(_ count: Int, _ body: (Range<Int>) -> Void) {
-  Parallel.forRanges(count, minimumChunk: optimizerChunk, body)
-}

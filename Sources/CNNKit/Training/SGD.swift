@@ -1,5 +1,3 @@
-import CNNKitKernels
-
 /// Stochastic gradient descent with momentum and weight decay, with PyTorch's `torch.optim.SGD`
 /// update rule (the AlexNet paper's optimiser: momentum 0.9, weight decay 5e-4):
 ///
@@ -61,18 +59,11 @@ public final class SGD: Optimizer {
           firstStep = true
         }
       }
-      if p.isAccelerated {
-        Backends.inBackward {
-          try Backends.backend("sgd", p, grad, velocity)!.sgdStep(
-            weight: p, gradient: grad, velocity: velocity, learningRate: learningRate, momentum: momentum,
-            dampening: dampening, weightDecay: weightDecay, nesterov: nesterov, firstStep: firstStep)
-        }
-        continue
+      Backends.inBackward {
+        try Backends.backend("sgd", p, grad, velocity).sgdStep(
+          weight: p, gradient: grad, velocity: velocity, learningRate: learningRate, momentum: momentum,
+          dampening: dampening, weightDecay: weightDecay, nesterov: nesterov, firstStep: firstStep)
       }
-      sgdUpdateKernel(
-        count: p.count, weight: p.data, grad: grad.data, velocity: velocity?.data, learningRate: learningRate,
-        momentum: momentum, dampening: dampening, weightDecay: weightDecay, nesterov: nesterov,
-        firstStep: firstStep)
     }
   }
 

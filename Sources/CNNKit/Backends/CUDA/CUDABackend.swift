@@ -98,6 +98,17 @@ final class CUDABackend: Backend, @unchecked Sendable {
     return out
   }
 
+  func sum(_ x: Tensor) throws -> Tensor { try sum(x, scale: 1) }
+
+  func broadcast(_ value: Tensor, to shape: [Int]) throws -> Tensor {
+    let out = try empty(shape)
+    try context.launch(
+      "broadcast", grid: grid(out.count),
+      [.pointer(address(value)), .pointer(address(out)), .int64(Int64(out.count))])
+    return out
+  }
+
+  /// `scale · Σ x` as a one-element tensor.
   func sum(_ x: Tensor, scale: Float) throws -> Tensor {
     let out = try empty([1])
     try context.launch(
@@ -120,27 +131,31 @@ final class CUDABackend: Backend, @unchecked Sendable {
 
   // MARK: Activations and losses
 
-  func relu(_ x: Tensor) throws -> Tensor {
+  func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?) {
     let out = try empty(x.shape)
     try context.launch(
       "relu_forward", grid: grid(x.count),
       [.pointer(address(x)), .pointer(address(out)), .int64(Int64(x.count))])
-    return out
+    // The output's storage, not the output (whose autograd node will hold this).
+    return (out, keepForBackward ? out.storage : nil)
   }
 
-  func reluBackward(output y: Tensor, gradient g: Tensor) throws -> Tensor {
-    try binaryGradient("relu_backward", y, g)
-  }
-
-  private func binaryGradient(_ kernel: String, _ y: Tensor, _ g: Tensor) throws -> Tensor {
-    let dx = try empty(g.shape)
+  /// The mask is the output's sign; the kernel reads and writes element by element, so it may write
+  /// into an owned gradient.
+  func reluBackward(_ saved: AnyObject, gradient g: Tensor, owned: Bool) throws -> Tensor {
+    let y = (saved as! TensorStorage).deviceBuffer!.address
+    let dx = owned ? g : try empty(g.shape)
     try context.launch(
-      kernel, grid: grid(g.count),
-      [.pointer(address(y)), .pointer(address(g)), .pointer(address(dx)), .int64(Int64(g.count))])
+      "relu_backward", grid: grid(g.count),
+      [.pointer(y), .pointer(address(g)), .pointer(address(dx)), .int64(Int64(g.count))])
     return dx
   }
 
-  func dropout(_ x: Tensor, p: Float, seed: UInt64) throws -> (output: Tensor, factors: Tensor) {
+  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+    output: Tensor, saved: AnyObject
+  ) {
+    // One seed from the generator, so a seeded run draws the same masks again.
+    let seed = rng.next()
     let (out, factors) = (try empty(x.shape), try empty(x.shape))
     try context.launch(
       "dropout_forward", grid: grid(x.count),
@@ -149,6 +164,15 @@ final class CUDABackend: Backend, @unchecked Sendable {
         .float(p < 1 ? 1 / (1 - p) : 0), .int64(Int64(bitPattern: seed)), .int64(Int64(x.count)),
       ])
     return (out, factors)
+  }
+
+  func dropoutBackward(_ saved: AnyObject, gradient g: Tensor, owned: Bool) throws -> Tensor {
+    let factors = saved as! Tensor
+    let dx = owned ? g : try empty(g.shape)
+    try context.launch(
+      "mul", grid: grid(g.count),
+      [.pointer(address(g)), .pointer(address(factors)), .pointer(address(dx)), .int64(Int64(g.count))])
+    return dx
   }
 
   func softmax(_ x: Tensor, log: Bool) throws -> Tensor {
@@ -177,7 +201,9 @@ final class CUDABackend: Backend, @unchecked Sendable {
     return buffer
   }
 
-  func smoothedNLL(_ logProbabilities: Tensor, targets: [Int], smoothing: Float) throws -> Tensor {
+  func smoothedNLL(
+    _ logProbabilities: Tensor, targets: [Int], smoothing: Float, reduction: LossReduction
+  ) throws -> Tensor {
     let (n, c) = (logProbabilities.shape[0], logProbabilities.shape[1])
     let out = try empty([n])
     let t = try deviceTargets(targets)
@@ -187,12 +213,18 @@ final class CUDABackend: Backend, @unchecked Sendable {
         .pointer(address(logProbabilities)), .pointer(t.address), .pointer(address(out)), .int(Int32(c)),
         .float(smoothing),
       ])
-    return out
+    switch reduction {
+    case .none: return out
+    case .sum: return try sum(out, scale: 1)
+    case .mean: return try sum(out, scale: 1 / Float(max(n, 1)))
+    }
   }
 
   func smoothedNLLBackward(
-    gradient: Tensor, targets: [Int], shape: [Int], smoothing: Float, scale: Float, perSample: Bool
+    gradient: Tensor, targets: [Int], shape: [Int], smoothing: Float, reduction: LossReduction
   ) throws -> Tensor {
+    let scale: Float = reduction == .mean ? 1 / Float(max(shape[0], 1)) : 1
+    let perSample = reduction == .none
     let dx = try empty(shape)
     let t = try deviceTargets(targets)
     try context.launch(
@@ -219,7 +251,7 @@ final class CUDABackend: Backend, @unchecked Sendable {
       "cublasSgemm")
   }
 
-  func linearForward(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+  func linearForward(_ input: Tensor, weight: Tensor, bias: Tensor?, weightFrozen: Bool) throws -> Tensor {
     let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
     let out = try empty([n, outF])
     // Yᵀ [outF × n] = W·Xᵀ
@@ -277,19 +309,20 @@ final class CUDABackend: Backend, @unchecked Sendable {
     .int32s([planes, input.0, input.1, output.0, output.1, 0, 0, 0, 0, 0, 0].map { Int32($0) })
   }
 
-  func maxPool2d(_ s: Pool2dShape, input: Tensor, keepIndices: Bool) throws -> (
-    output: Tensor, indices: Tensor?
+  func maxPool2d(_ s: Pool2dShape, input: Tensor, keepForBackward: Bool) throws -> (
+    output: Tensor, saved: AnyObject?
   ) {
     let out = try empty([s.batch, s.channels, s.outHeight, s.outWidth])
     // Int32 indices in a float-sized buffer.
-    let indices = keepIndices ? try empty(out.shape) : nil
+    let indices = keepForBackward ? try empty(out.shape) : nil
     try context.launch(
       "max_pool_forward", grid: grid(out.count),
       [.pointer(address(input)), .pointer(address(out)), .pointer(address(indices)), poolArgument(s)])
     return (out, indices)
   }
 
-  func maxPool2dBackward(_ s: Pool2dShape, gradOutput: Tensor, indices: Tensor) throws -> Tensor {
+  func maxPool2dBackward(_ s: Pool2dShape, saved: AnyObject, gradient gradOutput: Tensor) throws -> Tensor {
+    let indices = saved as! Tensor
     let dx = try empty([s.batch, s.channels, s.inHeight, s.inWidth])
     try fill(dx, 0)
     try context.launch(

@@ -90,7 +90,10 @@ extension CUDABackend {
     return made
   }
 
-  func conv2dForward(_ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+  func conv2dForward(
+    _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool, recording: Bool,
+    weightFrozen: Bool
+  ) throws -> (output: Tensor, reluSaved: AnyObject?) {
     let p = try plan(s)
     let dnn = context.cudnn
     let handle = context.cudnnHandle
@@ -116,7 +119,12 @@ extension CUDABackend {
           .int(Int32(s.outHeight * s.outWidth)), .int64(Int64(out.count)),
         ])
     }
-    return out
+    guard relu else { return (out, nil) }
+    // In place; the ReLU's backward reads the output's sign, so its storage is what it keeps.
+    try context.launch(
+      "relu_forward", grid: CUDAContext.blocks(for: out.count),
+      [.pointer(address(out)), .pointer(address(out)), .int64(Int64(out.count))])
+    return (out, recording ? out.storage : nil)
   }
 
   func conv2dBackwardInput(_ s: Conv2dShape, gradOutput: Tensor, weight: Tensor) throws -> Tensor {

@@ -3,7 +3,7 @@
 /// handling); `cnnkit doctor --device cuda` checks each against it. Element-wise kernels loop with a
 /// grid stride, so any grid size covers any count.
 let cudaKernelNames = [
-  "fill", "copy_scaled", "add", "accumulate", "mul", "relu_forward", "relu_backward", "bias_add",
+  "fill", "broadcast", "copy_scaled", "add", "accumulate", "mul", "relu_forward", "relu_backward", "bias_add",
   "channel_sum", "dropout_forward", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
   "avg_pool_backward", "adaptive_avg_pool_forward", "adaptive_avg_pool_backward", "lrn_forward",
   "lrn_backward", "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_eval_forward",
@@ -36,6 +36,7 @@ let cudaKernelSource = #"""
   }
 
   extern "C" __global__ void fill(float* p, float v, long long n) { GRID_STRIDE(i, n) p[i] = v; }
+  extern "C" __global__ void broadcast(const float* v, float* p, long long n) { GRID_STRIDE(i, n) p[i] = v[0]; }
   extern "C" __global__ void copy_scaled(const float* x, float s, float* y, long long n) {
     GRID_STRIDE(i, n) y[i] = x[i] * s;
   }
@@ -379,15 +380,19 @@ let cudaKernelSource = #"""
       w[i] -= lr * d;
     }
   }
-  // torch.optim.Adam / AdamW: w ·= decay; g += wd·w; moments; w −= step·m / (√v / corr2 + eps).
-  extern "C" __global__ void adam_step(float* w, const float* g, float* m, float* v, float step_size, float b1,
-                                       float b2, float eps, float corr2, float decay, float wd, long long n) {
+  // torch.optim.Adam / AdamW, as `AdamUpdate.update`: w ·= decay; g += wd·w; m = lerp(m, g, w1);
+  // v = β2·v + w2·g²; w −= step·m / (√v / corr2 + eps).
+  extern "C" __global__ void adam_step(float* w, const float* g, float* m, float* v, float decay, float wd,
+                                       float w1, float b2, float w2, float step_size, float corr2, float eps,
+                                       long long n) {
     GRID_STRIDE(i, n) {
       float p = w[i] * decay;
-      float grad = g[i] + wd * p;
-      m[i] = b1 * m[i] + (1.f - b1) * grad;
-      v[i] = b2 * v[i] + (1.f - b2) * grad * grad;
-      w[i] = p - step_size * m[i] / (sqrtf(v[i]) / corr2 + eps);
+      float grad = wd == 0.f ? g[i] : g[i] + wd * p;
+      float mi = w1 < 0.5f ? m[i] + w1 * (grad - m[i]) : grad - (grad - m[i]) * (1.f - w1);
+      float vi = v[i] * b2 + w2 * grad * grad;
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = p + (-step_size * mi / (sqrtf(vi) / corr2 + eps));
     }
   }
   """#

@@ -1,3 +1,5 @@
+import CNNKitKernels
+
 /// Batch norm, local response norm and the optimizer updates on CUDA (kernels in `CUDAKernelSource`).
 extension CUDABackend {
   /// N, C and the spatial size of an NCHW or NC tensor.
@@ -122,15 +124,15 @@ extension CUDABackend {
   }
 
   func adamStep(
-    weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, stepSize: Float,
-    beta1: Float, beta2: Float, eps: Float, correction2: Float, decay: Float, weightDecay: Float
+    weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, rule: AdamUpdate
   ) throws {
     try context.launch(
       "adam_step", grid: CUDAContext.blocks(for: weight.count),
       [
         .pointer(address(weight)), .pointer(address(gradient)), .pointer(address(firstMoment)),
-        .pointer(address(secondMoment)), .float(stepSize), .float(beta1), .float(beta2), .float(eps),
-        .float(correction2), .float(decay), .float(weightDecay), .int64(Int64(weight.count)),
+        .pointer(address(secondMoment)), .float(rule.applyDecay ? rule.decay : 1), .float(rule.weightDecay),
+        .float(rule.weight1), .float(rule.beta2), .float(rule.weight2), .float(rule.stepSize),
+        .float(rule.correction2), .float(rule.eps), .int64(Int64(weight.count)),
       ])
   }
 }
