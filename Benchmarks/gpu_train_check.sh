@@ -21,6 +21,9 @@ run eval --model lenet5 --dataset mnist --data-dir "$data/mnist" --weights /tmp/
 echo "== bench, CNNKit then PyTorch (fp32, TF32 off)"
 run bench --device cuda --model alexnet --mode train --batch 128 --iterations 10 --warmup 3 | grep '^{' || status=1
 python3 "$root/.gpu/gpu_anchor.py" one alexnet train 128 fp32
+run bench --device cuda --precision tf32 --model alexnet --mode train --batch 128 --iterations 10 --warmup 3 \
+  | grep '^{' || status=1
+python3 "$root/.gpu/gpu_anchor.py" one alexnet train 128 tf32
 run bench --device cuda --model alexnet --mode infer --batch 1,32 --iterations 20 --warmup 3 | grep '^{' || status=1
 python3 "$root/.gpu/gpu_anchor.py" one alexnet infer 1 fp32
 python3 "$root/.gpu/gpu_anchor.py" one alexnet infer 32 fp32

@@ -7,12 +7,21 @@ struct DeviceOption: ParsableArguments {
   @Option(help: "Where to compute: cpu, cuda or cuda:N (default: cpu).")
   var device: String?
 
-  /// The parsed device (`fallback`, e.g. a config file's, when the flag is absent; else the CPU), or
-  /// a `CLIError` naming the flag.
+  @Option(help: "Convolution and matrix-product math on a GPU: fp32 (TF32 off) or tf32 (default: fp32).")
+  var precision: String?
+
+  /// The parsed device (`fallback`, e.g. a config file's, when the flag is absent; else the CPU) with
+  /// `--precision` applied to it, or a `CLIError` naming the flag.
   func parsed(fallback: String? = nil) throws -> Device {
     let text = device ?? fallback ?? "cpu"
     guard let parsed = Device(parsing: text) else {
       throw CLIError("--device: '\(text)' is not a device (use cpu, cuda or cuda:N)")
+    }
+    if let precision {
+      guard let chosen = Precision(rawValue: precision.lowercased()) else {
+        throw CLIError("--precision: '\(precision)' is not one of fp32, tf32, bf16")
+      }
+      if chosen != .fp32 { try CLIError.wrap { try parsed.setPrecision(chosen) } }
     }
     return parsed
   }

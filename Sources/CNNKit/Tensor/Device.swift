@@ -29,3 +29,42 @@ public enum Device: Hashable, Sendable, CustomStringConvertible {
     }
   }
 }
+
+/// The arithmetic a device's matrix products and convolutions use, PyTorch's
+/// `torch.backends.cuda.matmul.allow_tf32` and autocast in one setting.
+public enum Precision: String, Sendable, CaseIterable {
+  /// IEEE single precision throughout (TF32 off): results match the CPU's to 1e-4.
+  case fp32
+  /// Convolutions and matrix products on tensor cores with TF32 inputs (10-bit mantissa), fp32
+  /// accumulation and storage: PyTorch's default for convolutions on Ampere and later.
+  case tf32
+  /// Mixed precision on bf16 tensor cores (not available yet).
+  case bf16
+}
+
+extension Device {
+  /// Sets the precision of this device's convolutions and matrix products (a CUDA device's; the CPU
+  /// computes in fp32 only). Throws for a precision the device does not offer.
+  public func setPrecision(_ precision: Precision) throws {
+    switch (self, precision) {
+    case (_, .fp32) where self == .cpu: return
+    case (.cpu, _):
+      throw DeviceError.unsupported(
+        "--precision \(precision.rawValue) needs a CUDA device; the CPU computes in fp32")
+    case (_, .bf16):
+      throw DeviceError.unsupported("--precision bf16 is not implemented yet; use fp32 or tf32")
+    case (.cuda(let index), _): try CUDAContext.shared(index).setPrecision(precision)
+    }
+  }
+}
+
+/// A device asked for something it does not offer.
+public enum DeviceError: Error, CustomStringConvertible {
+  case unsupported(String)
+
+  public var description: String {
+    switch self {
+    case .unsupported(let message): return message
+    }
+  }
+}

@@ -40,6 +40,8 @@ final class CUDAContext: @unchecked Sendable {
   private var cache: [Int: [UInt64]] = [:]
   /// Convolution descriptors and chosen algorithms, by geometry.
   var convolutionPlans: [Conv2dPlanKey: CUDAConvolutionPlan] = [:]
+  /// The math of convolutions and matrix products (strict fp32 unless set otherwise).
+  private(set) var precision = Precision.fp32
 
   private nonisolated(unsafe) static var contexts: [Int: CUDAContext] = [:]
   private nonisolated(unsafe) static var libraries: (DriverAPI, NVRTCAPI, CuBLASAPI, CuDNNAPI)?
@@ -123,6 +125,16 @@ final class CUDAContext: @unchecked Sendable {
         driver.cuModuleGetFunction(&function, module, kernel), "cuModuleGetFunction(\(kernel))")
       functions[kernel] = function
     }
+  }
+
+  /// Switches convolutions (cuDNN's math type; plans are searched again) and cuBLAS between strict
+  /// fp32 and TF32 tensor-core math.
+  func setPrecision(_ precision: Precision) throws {
+    guard precision != self.precision else { return }
+    // CUBLAS_DEFAULT_MATH (0) or CUBLAS_TF32_TENSOR_OP_MATH (3).
+    try cublas.check(cublas.cublasSetMathMode(cublasHandle, precision == .tf32 ? 3 : 0), "cublasSetMathMode")
+    self.precision = precision
+    convolutionPlans = [:]
   }
 
   /// Makes this device's context current on the calling thread (contexts are per thread).

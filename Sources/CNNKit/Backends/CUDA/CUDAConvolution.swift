@@ -23,7 +23,11 @@ final class CUDAConvolutionPlan {
   var backwardData: (algorithm: Int32, workspace: Int)?
   var backwardFilter: (algorithm: Int32, workspace: Int)?
 
-  init(_ s: Conv2dShape, cudnn: CuDNNAPI) throws {
+  /// Whether this plan lets cuDNN use TF32 tensor-core math.
+  let tensorOps: Bool
+
+  init(_ s: Conv2dShape, cudnn: CuDNNAPI, tensorOps: Bool) throws {
+    self.tensorOps = tensorOps
     func make(_ create: @convention(c) (UnsafeMutablePointer<CHandle>) -> CResult, _ name: String) throws
       -> CHandle
     {
@@ -57,13 +61,15 @@ final class CUDAConvolutionPlan {
       "cudnnSetConvolution2dDescriptor")
     try cudnn.check(
       cudnn.cudnnSetConvolutionGroupCount(convolution, Int32(s.groups)), "cudnnSetConvolutionGroupCount")
-    // CUDNN_FMA_MATH: no TF32 on tensor cores, so results match the CPU's fp32 to 1e-4.
-    try cudnn.check(cudnn.cudnnSetConvolutionMathType(convolution, 3), "cudnnSetConvolutionMathType")
+    // CUDNN_FMA_MATH (3): no TF32 on tensor cores, so results match the CPU's fp32 to 1e-4;
+    // CUDNN_TENSOR_OP_MATH (1) when TF32 is asked for.
+    try cudnn.check(
+      cudnn.cudnnSetConvolutionMathType(convolution, tensorOps ? 1 : 3), "cudnnSetConvolutionMathType")
   }
 
   /// The fastest algorithm cuDNN's search measured that runs without tensor-core math, and its
   /// workspace size.
-  static func choose(
+  func choose(
     _ name: String, cudnn: CuDNNAPI,
     find: (Int32, UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer) -> CResult
   ) throws -> (algorithm: Int32, workspace: Int) {
@@ -74,7 +80,9 @@ final class CUDAConvolutionPlan {
     try cudnn.check(results.withUnsafeMutableBytes { find(16, &returned, $0.baseAddress!) }, name)
     let usable = results.prefix(Int(returned)).filter { $0.status == 0 }
     // mathType 1 and 2 are tensor-op math (TF32 for fp32 data); 0 and 3 are plain FMA.
-    guard let best = usable.first(where: { $0.mathType == 0 || $0.mathType == 3 }) ?? usable.first else {
+    // With TF32 allowed the fastest measured algorithm wins, whatever its math.
+    let allowed = tensorOps ? usable : usable.filter { $0.mathType == 0 || $0.mathType == 3 }
+    guard let best = allowed.first ?? usable.first else {
       throw CUDAError.call(function: name, code: -1, message: "cuDNN found no algorithm for this convolution")
     }
     return (best.algorithm, best.memory)
@@ -85,7 +93,7 @@ extension CUDABackend {
   func plan(_ s: Conv2dShape) throws -> CUDAConvolutionPlan {
     let key = Conv2dPlanKey(s)
     if let existing = context.convolutionPlans[key] { return existing }
-    let made = try CUDAConvolutionPlan(s, cudnn: context.cudnn)
+    let made = try CUDAConvolutionPlan(s, cudnn: context.cudnn, tensorOps: context.precision == .tf32)
     context.convolutionPlans[key] = made
     return made
   }
@@ -98,7 +106,7 @@ extension CUDABackend {
     let dnn = context.cudnn
     let handle = context.cudnnHandle
     if p.forward == nil {
-      p.forward = try CUDAConvolutionPlan.choose("cudnnFindConvolutionForwardAlgorithm", cudnn: dnn) {
+      p.forward = try p.choose("cudnnFindConvolutionForwardAlgorithm", cudnn: dnn) {
         dnn.findForward(handle, p.input, p.filter, p.convolution, p.output, $0, $1, $2)
       }
     }
@@ -132,8 +140,7 @@ extension CUDABackend {
     let dnn = context.cudnn
     let handle = context.cudnnHandle
     if p.backwardData == nil {
-      p.backwardData = try CUDAConvolutionPlan.choose("cudnnFindConvolutionBackwardDataAlgorithm", cudnn: dnn)
-      {
+      p.backwardData = try p.choose("cudnnFindConvolutionBackwardDataAlgorithm", cudnn: dnn) {
         dnn.findBackwardData(handle, p.filter, p.output, p.convolution, p.input, $0, $1, $2)
       }
     }
@@ -156,7 +163,7 @@ extension CUDABackend {
     let dnn = context.cudnn
     let handle = context.cudnnHandle
     if p.backwardFilter == nil {
-      p.backwardFilter = try CUDAConvolutionPlan.choose(
+      p.backwardFilter = try p.choose(
         "cudnnFindConvolutionBackwardFilterAlgorithm", cudnn: dnn
       ) {
         dnn.findBackwardFilter(handle, p.input, p.output, p.convolution, p.filter, $0, $1, $2)
