@@ -131,7 +131,14 @@ struct BenchCommand: ParsableCommand {
           try device.synchronize()
         }
         // The timer observes every layer, which turns off fusions (Conv2d → ReLU): only when asked.
-        try CLIError.wrap { try perLayer && i >= warmup ? timer.observing(step) : step() }
+        try CLIError.wrap {
+          do {
+            try perLayer && i >= warmup ? timer.observing(step) : step()
+          } catch let error as CUDAError where error.isOutOfMemory {
+            // Out of memory names the batch size that did not fit.
+            throw CLIError("\(error) (batch size \(b))")
+          }
+        }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if i >= warmup { seconds.append(elapsed) }
       }

@@ -209,6 +209,9 @@ struct TrainCommand: ParsableCommand {
       FileHandle.standardError.write(Data("error: \(stop)\n".utf8))
       if case .interrupted = stop { throw ExitCode(130) }
       throw ExitCode.failure
+    } catch let error as CUDAError {
+      // Out of memory names the batch size that did not fit.
+      throw CLIError("\(error)" + (error.isOutOfMemory ? " (batch size \(batchSize))" : ""))
     } catch {
       throw CLIError("\(error)")
     }

@@ -1,4 +1,5 @@
 import CNNKitKernels
+import Foundation
 
 /// The device half of the ops, after PyTorch's dispatcher: `Functional` checks shapes and records
 /// autograd once, and hands the arithmetic to the backend its operands live on — the CPU's kernels,
@@ -142,13 +143,16 @@ enum Backends {
     return device == .cpu ? CPUBackend.shared : try backend(for: device)
   }
 
-  /// Runs `body` inside a backward rule, where errors cannot be thrown: a device failure there (out
-  /// of memory in the middle of a backward pass) stops the process with the device's message.
+  /// Runs `body` where errors cannot be thrown (a backward rule, a non-throwing op): a device
+  /// failure there (out of memory in the middle of a backward pass) ends the process with one
+  /// `error:` line naming it and exit status 1. Files being written are left alone: every output is
+  /// written to a temporary file and renamed, so nothing half-written remains.
   static func inBackward<T>(_ body: () throws -> T) -> T {
     do {
       return try body()
     } catch {
-      fatalError("error: \(error)")
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      exit(1)
     }
   }
 }

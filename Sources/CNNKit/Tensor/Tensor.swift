@@ -254,11 +254,14 @@ public final class Tensor: @unchecked Sendable {
   public var device: Device { storage.device }
   /// Number of dimensions.
   public var rank: Int { shape.count }
-  /// Pointer to the first element, for reading or writing (see `TensorStorage.pointer`).
+  /// Pointer to the first element for writing (see `TensorStorage.pointer`): counts as a write, so it
+  /// drops forms derived from the contents. Read through `readOnlyData`.
   public var data: UnsafeMutablePointer<Float> { storage.pointer }
+  /// Pointer to the first element for reading only: derived forms stay valid.
+  public var readOnlyData: UnsafePointer<Float> { storage.readOnlyPointer }
   /// The elements as an array (a copy).
   public var scalars: [Float] {
-    if isAccelerated { return (try? to(.cpu).scalars) ?? [] }
+    if isAccelerated { return Backends.inBackward { try to(.cpu) }.scalars }
     return Array(UnsafeBufferPointer(start: storage.readOnlyPointer, count: count))
   }
   /// The single element of a one-element tensor.

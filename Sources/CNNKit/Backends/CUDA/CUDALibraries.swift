@@ -16,6 +16,12 @@ public enum CUDAError: Error, CustomStringConvertible {
   /// NVRTC could not compile CNNKit's kernels; `log` is its message.
   case compile(log: String)
 
+  /// True for `outOfMemory`.
+  public var isOutOfMemory: Bool {
+    if case .outOfMemory = self { return true }
+    return false
+  }
+
   public var description: String {
     switch self {
     case .libraryMissing(let library, let tried, let reason):
