@@ -112,20 +112,6 @@ protocol Backend: AnyObject {
   /// One Adam/AdamW update of `weight` and its moments in place (see `adamUpdateKernel`).
   func adamStep(
     weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, rule: AdamUpdate) throws
-
-  /// A training step's checks and metrics in one read-back: the loss, the number of rows of `logits`
-  /// whose top-1 class is the target, and the first of `loss`, then `gradients`, holding NaN or Inf
-  /// (0 for the loss, i + 1 for gradient i). Nil where the host reads them as cheaply itself (CPU).
-  func stepStatus(loss: Tensor, logits: Tensor, targets: [Int], gradients: [Tensor]) throws -> StepStatus?
-}
-
-/// What `Backend.stepStatus` reads back after a training step.
-struct StepStatus {
-  /// 0 for the loss, i + 1 for gradient i; nil when every value is finite.
-  var firstNonFinite: Int?
-  var loss: Float
-  /// Rows whose top-1 class (ties to the lower index, NaN ranking highest) is the target.
-  var correct: Int
 }
 
 /// Finds the backend an op runs on.

@@ -105,28 +105,29 @@ public final class Trainer {
       var correct = 0
       var seen = 0
       let start = ProgressBar.now()
-      // The model's device: batches are copied there.
+      // The model's device: batches are copied there, logits come back for the metrics.
       let device = model.device
       while let batch = try batches.next() {
         let logits = try model(batch.images.to(device))
         let lossTensor = try Functional.crossEntropy(
           logits, targets: batch.labels, labelSmoothing: labelSmoothing)
-        // On the CPU the loss is checked before the backward pass; a device checks it with the
-        // gradients below, in the step's one read-back.
-        if !device.isAccelerator, !lossTensor.item.isFinite {
+        guard lossTensor.item.isFinite else {
           throw TrainingStop.nonFinite(
             epoch: epoch + 1, step: state.globalStep + 1, what: "the loss", lastCheckpoint: existingCheckpoint
           )
         }
         optimizer.zeroGrad()
         lossTensor.backward()
-        let (lossValue, hits) = try checkStep(
-          loss: lossTensor, logits: logits, labels: batch.labels, epoch: epoch)
+        if let bad = firstNonFiniteGradient() {
+          throw TrainingStop.nonFinite(
+            epoch: epoch + 1, step: state.globalStep + 1, what: "the gradient of \(bad)",
+            lastCheckpoint: existingCheckpoint)
+        }
         optimizer.step()
         state.globalStep += 1
         state.batchInEpoch += 1
-        loss.add(Double(lossValue), weight: batch.labels.count)
-        correct += hits
+        loss.add(Double(lossTensor.item), weight: batch.labels.count)
+        correct += try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1)
         seen += batch.labels.count
         let rate = Double(seen) / max(ProgressBar.now() - start, 1e-9)
         bar.update(
@@ -194,29 +195,19 @@ public final class Trainer {
     checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
   }
 
-  /// Stops with `TrainingStop.nonFinite` when the loss or a gradient holds NaN or Inf; returns the
-  /// loss and the batch's top-1 hits. On a device everything comes back in one read (`stepStatus`).
-  private func checkStep(loss: Tensor, logits: Tensor, labels: [Int], epoch: Int) throws -> (Float, Int) {
-    let gradients = model.namedParameters().compactMap { named in named.tensor.grad.map { (named.name, $0) } }
-    let stop = { (what: String) in
-      TrainingStop.nonFinite(
-        epoch: epoch + 1, step: self.state.globalStep + 1, what: what, lastCheckpoint: self.existingCheckpoint
-      )
-    }
-    if let status = try Backends.backend(for: loss.device).stepStatus(
-      loss: loss, logits: logits, targets: labels, gradients: gradients.map(\.1))
-    {
-      if let bad = status.firstNonFinite {
-        throw stop(bad == 0 ? "the loss" : "the gradient of \(gradients[bad - 1].0)")
+  private func firstNonFiniteGradient() -> String? {
+    for (name, p) in model.namedParameters() {
+      guard let g = p.grad else { continue }
+      if g.isAccelerated {
+        // NaN or Inf anywhere makes the sum non-finite: one reduction and one float back.
+        if !GradMode.withNoGrad({ Functional.sum(g) }).item.isFinite { return name }
+        continue
       }
-      return (status.loss, status.correct)
-    }
-    for (name, g) in gradients {
       // Read-only access: scanning must not invalidate anything derived from the gradient.
-      let values = g.readOnlyData
-      for i in 0..<g.count where !values[i].isFinite { throw stop("the gradient of \(name)") }
+      let values = g.storage.readOnlyPointer
+      for i in 0..<g.count where !values[i].isFinite { return name }
     }
-    return (loss.item, try Metrics.topKCorrect(logits: logits, labels: labels, k: 1))
+    return nil
   }
 
   /// Writes the checkpoint, the metrics log and the plot (each atomically); returns the checkpoint path.

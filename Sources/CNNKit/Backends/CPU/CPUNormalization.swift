@@ -127,9 +127,4 @@ extension CPUBackend {
       expAvg: firstMoment.data,
       expAvgSq: secondMoment.data, rule: rule)
   }
-
-  /// The host reads the loss and logits directly; nothing to fuse.
-  func stepStatus(loss: Tensor, logits: Tensor, targets: [Int], gradients: [Tensor]) throws -> StepStatus? {
-    nil
-  }
 }

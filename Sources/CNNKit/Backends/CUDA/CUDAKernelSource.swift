@@ -9,7 +9,6 @@ let cudaKernelNames = [
   "lrn_backward", "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_eval_forward",
   "batch_norm_eval_backward", "softmax_forward", "log_softmax_forward", "softmax_backward",
   "log_softmax_backward", "smoothed_nll_forward", "smoothed_nll_backward", "sum_all", "sgd_step",
-  "step_status_begin", "count_top1", "flag_nonfinite",
   "adam_step",
 ]
 
@@ -292,11 +291,13 @@ let cudaKernelSource = #"""
     }
   }
 
-  // Row-wise softmax family: one block per row. The row's maximum and Σ exp(x − max), in every thread.
-  __device__ void row_max_and_sum(const float* row, int columns, float* max_out, float* sum_out) {
-    __shared__ float shared_max[32];
+  // Row-wise softmax family: one block per row.
+  extern "C" __global__ void softmax_forward(const float* x, float* y, int columns) {
+    const float* row = x + (long long)blockIdx.x * columns;
+    float* out = y + (long long)blockIdx.x * columns;
     float mx = NEG_INF;
     for (int j = threadIdx.x; j < columns; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    __shared__ float shared_max[32];
     for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_down_sync(0xffffffff, mx, o));
     if ((threadIdx.x & 31) == 0) shared_max[threadIdx.x >> 5] = mx;
     __syncthreads();
@@ -304,22 +305,23 @@ let cudaKernelSource = #"""
     for (int w = 0; w < (blockDim.x + 31) / 32; w++) mx = fmaxf(mx, shared_max[w]);
     float s = 0.f;
     for (int j = threadIdx.x; j < columns; j += blockDim.x) s += expf(row[j] - mx);
-    *max_out = mx;
-    *sum_out = block_sum(s);
-  }
-  extern "C" __global__ void softmax_forward(const float* x, float* y, int columns) {
-    const float* row = x + (long long)blockIdx.x * columns;
-    float* out = y + (long long)blockIdx.x * columns;
-    float mx, s;
-    row_max_and_sum(row, columns, &mx, &s);
+    s = block_sum(s);
     for (int j = threadIdx.x; j < columns; j += blockDim.x) out[j] = expf(row[j] - mx) / s;
   }
   extern "C" __global__ void log_softmax_forward(const float* x, float* y, int columns) {
     const float* row = x + (long long)blockIdx.x * columns;
     float* out = y + (long long)blockIdx.x * columns;
-    float mx, s;
-    row_max_and_sum(row, columns, &mx, &s);
-    float lse = mx + logf(s);
+    float mx = NEG_INF;
+    for (int j = threadIdx.x; j < columns; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    __shared__ float shared_max[32];
+    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_down_sync(0xffffffff, mx, o));
+    if ((threadIdx.x & 31) == 0) shared_max[threadIdx.x >> 5] = mx;
+    __syncthreads();
+    mx = NEG_INF;
+    for (int w = 0; w < (blockDim.x + 31) / 32; w++) mx = fmaxf(mx, shared_max[w]);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < columns; j += blockDim.x) s += expf(row[j] - mx);
+    float lse = mx + logf(block_sum(s));
     for (int j = threadIdx.x; j < columns; j += blockDim.x) out[j] = row[j] - lse;
   }
   // dx = y·(g − Σ g·y)
@@ -392,31 +394,5 @@ let cudaKernelSource = #"""
       v[i] = vi;
       w[i] = p + (-step_size * mi / (sqrtf(vi) / corr2 + eps));
     }
-  }
-  // A training step's status: [first non-finite index (INT_MAX: none), correct top-1 rows, loss bits].
-  extern "C" __global__ void step_status_begin(int* status, const float* loss, const float* logits,
-                                               const int* targets, int rows, int columns) {
-    if (threadIdx.x != 0) return;
-    float l = loss[0];
-    status[0] = isfinite(l) ? 0x7fffffff : 0;
-    status[1] = 0;
-    status[2] = __float_as_int(l);
-  }
-  // Metrics.rankOfLabel's rule: NaN beats any number; ties go to the lower index.
-  __device__ bool beats(float a, float b) { return a != a ? b == b : a > b; }
-  extern "C" __global__ void count_top1(const float* logits, const int* targets, int* status, int rows,
-                                        int columns) {
-    GRID_STRIDE(r, rows) {
-      const float* row = logits + r * columns;
-      int label = targets[r];
-      float v = row[label];
-      bool top = true;
-      for (int j = 0; j < columns && top; j++)
-        if (j != label && (beats(row[j], v) || (j < label && !beats(v, row[j])))) top = false;
-      if (top) atomicAdd(status + 1, 1);
-    }
-  }
-  extern "C" __global__ void flag_nonfinite(const float* x, int* status, int index, long long n) {
-    GRID_STRIDE(i, n) if (!isfinite(x[i])) atomicMin(status, index);
   }
   """#

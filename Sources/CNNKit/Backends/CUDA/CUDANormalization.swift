@@ -135,38 +135,4 @@ extension CUDABackend {
         .float(rule.correction2), .float(rule.eps), .int64(Int64(weight.count)),
       ])
   }
-
-  /// One small buffer of [first non-finite index, correct rows, loss], filled by a kernel per
-  /// gradient and read back once: a step costs one synchronisation, not one per gradient.
-  func stepStatus(loss: Tensor, logits: Tensor, targets: [Int], gradients: [Tensor]) throws -> StepStatus? {
-    let status = try context.allocate(bytes: 12)
-    let t = try context.allocate(bytes: max(targets.count, 1) * 4)
-    let labels = targets.map { Int32($0) }
-    try labels.withUnsafeBytes { try context.copyToDevice($0.baseAddress!, t.address, bytes: $0.count) }
-    let (rows, columns) = (logits.shape[0], logits.shape[1])
-    try context.launch(
-      "step_status_begin", grid: 1, block: 32,
-      [
-        .pointer(status.address), .pointer(address(loss)), .pointer(address(logits)), .pointer(t.address),
-        .int(Int32(rows)), .int(Int32(columns)),
-      ])
-    if rows > 0 {
-      try context.launch(
-        "count_top1", grid: CUDAContext.blocks(for: rows),
-        [
-          .pointer(address(logits)), .pointer(t.address), .pointer(status.address), .int(Int32(rows)),
-          .int(Int32(columns)),
-        ])
-    }
-    for (index, g) in gradients.enumerated() where g.count > 0 {
-      try context.launch(
-        "flag_nonfinite", grid: CUDAContext.blocks(for: g.count),
-        [.pointer(address(g)), .pointer(status.address), .int(Int32(index + 1)), .int64(Int64(g.count))])
-    }
-    var values = [Int32](repeating: 0, count: 3)
-    try values.withUnsafeMutableBytes { try context.copyToHost(status.address, $0.baseAddress!, bytes: 12) }
-    let lossValue = Float(bitPattern: UInt32(bitPattern: values[2]))
-    return StepStatus(
-      firstNonFinite: values[0] == Int32.max ? nil : Int(values[0]), loss: lossValue, correct: Int(values[1]))
-  }
 }

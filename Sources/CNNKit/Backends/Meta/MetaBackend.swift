@@ -144,8 +144,4 @@ final class MetaBackend: Backend, @unchecked Sendable {
   func adamStep(
     weight: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor, rule: AdamUpdate
   ) throws {}
-
-  func stepStatus(loss: Tensor, logits: Tensor, targets: [Int], gradients: [Tensor]) throws -> StepStatus? {
-    nil
-  }
 }
