@@ -15,6 +15,9 @@ run train --model lenet5 --dataset mnist --data-dir "$data/mnist" --device cuda 
   --max-steps 300 --output-dir /tmp/lenet-resume --no-validation | tail -n 2 || status=1
 run train --model lenet5 --dataset mnist --data-dir "$data/mnist" --device cuda --epochs 1 -b 64 -j 8 \
   --resume /tmp/lenet-resume --output-dir /tmp/lenet-resume | tail -n 4 || status=1
+echo "== the NaN guard on the GPU (lr 1e6 must stop the run with one error line, exit 1)"
+run train --model lenet5 --dataset mnist --data-dir "$data/mnist" --device cuda --epochs 1 -b 64 -j 8 \
+  --lr 1e6 --output-dir /tmp/lenet-nan --no-validation 2>&1 | grep -E "error|Epoch 1" | tail -n 1
 echo "== eval on cuda of the trained weights"
 run eval --model lenet5 --dataset mnist --data-dir "$data/mnist" --weights /tmp/lenet-cuda/model.safetensors \
   --device cuda | head -n 3 || status=1
@@ -29,5 +32,9 @@ python3 "$root/.gpu/gpu_anchor.py" one alexnet infer 1 fp32
 python3 "$root/.gpu/gpu_anchor.py" one alexnet infer 32 fp32
 run bench --device cuda --model lenet5 --mode train --batch 64 --iterations 50 --warmup 5 | grep '^{' || status=1
 python3 "$root/.gpu/gpu_anchor.py" one lenet5 train 64 fp32
+run bench --device cuda --model resnet18 --mode infer --batch 1 --iterations 30 --warmup 5 | grep '^{' || status=1
+python3 "$root/.gpu/gpu_anchor.py" one resnet18 infer 1 fp32
+run bench --device cuda --model vgg16 --mode infer --batch 1 --iterations 30 --warmup 5 | grep '^{' || status=1
+python3 "$root/.gpu/gpu_anchor.py" one vgg16 infer 1 fp32
 echo "exit $status"
 exit $status
