@@ -158,3 +158,35 @@ extension CLITests {
     }
   }
 }
+
+extension CLITests {
+  /// On a terminal the progress bar redraws one line in place, as Keras's does; it does not scroll.
+  func testProgressBarRedrawsInPlaceOnATerminal() throws {
+    let script = "/usr/bin/script"
+    guard FileManager.default.isExecutableFile(atPath: script) else {
+      throw XCTSkip("util-linux's script (a pseudo-terminal) is not installed")
+    }
+    let folder = NSTemporaryDirectory() + "cnnkit-tty-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let command = [
+      try Self.executableURL().path, "train", "--model", "lenet5", "--epochs", "1", "--workers", "1",
+      "--no-validation", "--output-dir", folder,
+    ].joined(separator: " ")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: script)
+    process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0, text)
+    let barLines = text.split(separator: "\n").filter { $0.contains("/375 [") }
+    // Every redraw of the epoch's bar shares one line: the first step's, then the finished one.
+    XCTAssertEqual(barLines.count, 1, text)
+    XCTAssertGreaterThanOrEqual(barLines.first?.components(separatedBy: "\r\u{1B}[K").count ?? 0, 3, text)
+    XCTAssertTrue(barLines.first?.contains("375/375 [==============================]") ?? false, text)
+  }
+}

@@ -97,9 +97,16 @@ public final class Trainer {
       output("Epoch \(epoch + 1)/\(epochs)")
       model.train()
       let batches = try trainLoader.batches(epoch: epoch, skippingBatches: state.batchInEpoch)
-      var bar = ProgressBar(total: trainLoader.batchCount, interactive: interactiveProgress) {
-        [output] text in
-        output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+      // On a terminal the bar's text goes out as it is, so each redraw overwrites the line (`output`
+      // adds a newline, which would leave every redraw on a line of its own); elsewhere `output`
+      // gets the finished line.
+      let interactive = interactiveProgress ?? (isatty(STDOUT_FILENO) == 1)
+      var bar = ProgressBar(total: trainLoader.batchCount, interactive: interactive) { [output] text in
+        if interactive {
+          FileHandle.standardOutput.write(Data(text.utf8))
+        } else {
+          output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+        }
       }
       var loss = RunningMean()
       var correct = 0
