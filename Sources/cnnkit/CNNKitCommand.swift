@@ -8,6 +8,7 @@ struct CNNKitCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cnnkit",
     abstract: "Classic convolutional networks in Swift: define, summarise, train, evaluate, predict.",
+    version: "cnnkit \(CNNKitVersion.string)",
     subcommands: [
       SummaryCommand.self, ListCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self,
       InspectCommand.self, ForwardCommand.self, ExportCommand.self, BenchCommand.self,

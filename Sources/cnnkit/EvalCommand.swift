@@ -79,10 +79,13 @@ struct EvalCommand: ParsableCommand {
       }
       result = try CLIError.wrap { try evaluate(model: network, loader: loader) }
     }
+    // Top-5 means nothing with fewer than five classes (it is always 100 %).
+    let top5 = result.confusion.classCount >= 5 ? String(format: "  top-5 %.2f%%", result.top5 * 100) : ""
     print(
       String(
-        format: "top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%d images%@)", result.top1 * 100, result.top5 * 100,
-        result.loss, result.count, tenCrop ? ", ten-crop" : ""))
+        format: "top-1 %.2f%%%@  loss %.4f  (%d images%@)", result.top1 * 100, top5, result.loss,
+        result.count,
+        tenCrop ? ", ten-crop" : ""))
     print(result.confusion.rendered())
   }
 }

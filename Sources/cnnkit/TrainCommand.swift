@@ -22,35 +22,48 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Dataset: \(Datasets.names.joined(separator: ", ")). Default: mnist.") var dataset: String?
   @Option(help: "Dataset folder. Default for mnist: the built-in 12,000/2,000-image subset.") var dataDir:
     String?
-  @Option(help: "Number of output classes. Default: the dataset's.") var classes: Int?
+  @Option(parsing: .unconditional, help: "Number of output classes. Default: the dataset's.") var classes:
+    Int?
   @Option(help: ArgumentHelp("Model input size (default: the model's).", valueName: "C,H,W")) var input:
     String?
-  @Option(help: "Epochs to train. Default: 5.") var epochs: Int?
-  @Option(name: [.customShort("b"), .long], help: "Batch size. Default: 32.") var batchSize: Int?
-  @Option(help: "Initial learning rate. Default: 0.02.") var lr: Float?
-  @Option(help: "SGD momentum. Default: 0.9.") var momentum: Float?
-  @Option(name: [.customLong("weight-decay"), .customLong("wd")], help: "Weight decay. Default: 5e-4.")
+  @Option(parsing: .unconditional, help: "Epochs to train. Default: 5.") var epochs: Int?
+  @Option(name: [.customShort("b"), .long], parsing: .unconditional, help: "Batch size. Default: 32.")
+  var batchSize: Int?
+  @Option(parsing: .unconditional, help: "Initial learning rate. Default: 0.02.") var lr: Float?
+  @Option(parsing: .unconditional, help: "SGD momentum. Default: 0.9.") var momentum: Float?
+  @Option(
+    name: [.customLong("weight-decay"), .customLong("wd")], parsing: .unconditional,
+    help: "Weight decay. Default: 5e-4.")
   var weightDecay: Float?
   @Option(help: "sgd, adam or adamw. Default: sgd.") var optimizer: String?
   @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
   @Option(help: "step, multistep, cosine, plateau or none. Default: step.") var lrScheduler: String?
-  @Option(help: "StepLR period in epochs. Default: 4.") var lrStepSize: Int?
-  @Option(help: "Decay factor of step, multistep and plateau. Default: 0.1.") var lrGamma: Double?
+  @Option(parsing: .unconditional, help: "StepLR period in epochs. Default: 4.") var lrStepSize: Int?
+  @Option(parsing: .unconditional, help: "Decay factor of step, multistep and plateau. Default: 0.1.")
+  var lrGamma: Double?
   @Option(help: "MultiStepLR milestones, e.g. 30,60,90.") var lrMilestones: String?
-  @Option(help: "Epochs of linear warm-up. Default: 0.") var lrWarmupEpochs: Int?
-  @Option(help: "Warm-up start factor. Default: 0.01.") var lrWarmupDecay: Double?
-  @Option(help: "Cosine eta_min / plateau min_lr. Default: 0.") var lrMin: Double?
-  @Option(help: "ReduceLROnPlateau patience in epochs. Default: 10.") var lrPatience: Int?
-  @Option(help: "Cross-entropy label smoothing. Default: 0.") var labelSmoothing: Float?
+  @Option(parsing: .unconditional, help: "Epochs of linear warm-up. Default: 0.") var lrWarmupEpochs: Int?
+  @Option(parsing: .unconditional, help: "Warm-up start factor. Default: 0.01.") var lrWarmupDecay: Double?
+  @Option(parsing: .unconditional, help: "Cosine eta_min / plateau min_lr. Default: 0.") var lrMin: Double?
+  @Option(parsing: .unconditional, help: "ReduceLROnPlateau patience in epochs. Default: 10.") var lrPatience:
+    Int?
+  @Option(parsing: .unconditional, help: "Cross-entropy label smoothing. Default: 0.") var labelSmoothing:
+    Float?
   @Option(help: "Where checkpoints and logs go. Default: runs/MODEL-DATASET.") var outputDir: String?
   @Option(help: "Continue from a checkpoint file (or an output folder holding checkpoint.safetensors).")
   var resume: String?
-  @Option(help: "Seed for initialisation, shuffling, augmentation and dropout. Default: 0.") var seed: UInt64?
-  @Option(help: "Threads for the kernels. Default: all cores.") var threads: Int?
-  @Option(name: [.customShort("j"), .long], help: "Data-loading threads. Default: 2.") var workers: Int?
-  @Option(help: "Per-epoch checkpoints to keep. Default: 1.") var keepLast: Int?
-  @Option(help: "Stop after this many optimiser steps (checkpoint written).") var maxSteps: Int?
-  @Option(help: "Also checkpoint every this many steps within an epoch.") var checkpointEvery: Int?
+  @Option(
+    parsing: .unconditional, help: "Seed for initialisation, shuffling, augmentation and dropout. Default: 0."
+  ) var seed: UInt64?
+  @Option(parsing: .unconditional, help: "Threads for the kernels. Default: all cores.") var threads: Int?
+  @Option(
+    name: [.customShort("j"), .long], parsing: .unconditional, help: "Data-loading threads. Default: 2.")
+  var workers: Int?
+  @Option(parsing: .unconditional, help: "Per-epoch checkpoints to keep. Default: 1.") var keepLast: Int?
+  @Option(parsing: .unconditional, help: "Stop after this many optimiser steps (checkpoint written).")
+  var maxSteps: Int?
+  @Option(parsing: .unconditional, help: "Also checkpoint every this many steps within an epoch.")
+  var checkpointEvery: Int?
   @Flag(help: "No training augmentation.") var noAugment = false
   @Flag(help: "Add the AlexNet paper's PCA colour augmentation (RGB photo datasets).") var pcaColor = false
   @Flag(help: "Skip corrupt images in an ImageFolder (with a warning) instead of failing.") var skipCorrupt =
@@ -132,6 +145,9 @@ struct TrainCommand: ParsableCommand {
     let momentum = momentum ?? file.float("momentum") ?? 0.9
     let weightDecay = weightDecay ?? file.float("weight-decay") ?? 5e-4
     let nesterov = nesterov || file.bool("nesterov")
+    // PyTorch's optimisers refuse these too ("Invalid momentum value", "Invalid weight_decay value").
+    guard momentum >= 0 else { throw CLIError("--momentum must not be negative, got \(momentum)") }
+    guard weightDecay >= 0 else { throw CLIError("--weight-decay must not be negative, got \(weightDecay)") }
     let params = network.parameters()
     let opt: Optimizer
     switch optimizerName {

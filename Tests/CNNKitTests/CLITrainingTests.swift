@@ -190,3 +190,23 @@ extension CLITests {
     XCTAssertTrue(barLines.first?.contains("375/375 [==============================]") ?? false, text)
   }
 }
+
+extension CLITests {
+  /// Negative numbers reach the checks that name the flag; typos get a "did you mean"; --version.
+  func testNegativeValuesTyposAndVersion() throws {
+    let lr = try run(["train", "--lr", "-1"])
+    XCTAssertEqual(lr.stderr, "error: --lr must be positive, got -1.0\n")
+    let decay = try run(["train", "--wd", "-0.1"])
+    XCTAssertEqual(decay.stderr, "error: --weight-decay must not be negative, got -0.1\n")
+    let typo = try run(["train", "--model", "alexnet_cifar"])
+    XCTAssertNotEqual(typo.status, 0)
+    XCTAssertTrue(typo.stderr.contains("did you mean 'alexnet-cifar'?"), typo.stderr)
+    let far = try run(["summary", "transformer"])
+    XCTAssertFalse(far.stderr.contains("did you mean"), far.stderr)
+    let dataset = try run(["train", "--dataset", "mnistt", "--data-dir", NSTemporaryDirectory()])
+    XCTAssertTrue(dataset.stderr.contains("did you mean 'mnist'?"), dataset.stderr)
+    let version = try run(["--version"])
+    XCTAssertEqual(version.status, 0)
+    XCTAssertTrue(version.stdout.hasPrefix("cnnkit "), version.stdout)
+  }
+}

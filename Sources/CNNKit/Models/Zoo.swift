@@ -8,7 +8,8 @@ public enum ZooError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .unknownModel(let name, let known):
-      return "unknown model '\(name)'; known models: \(known.joined(separator: ", "))"
+      let hint = closestName(to: name, among: known).map { " did you mean '\($0)'?" } ?? ""
+      return "unknown model '\(name)';\(hint) known models: \(known.joined(separator: ", "))"
     case .invalidOption(let message): return message
     }
   }

@@ -165,11 +165,14 @@ public final class Trainer {
         record.validationLoss = result.loss
         record.validationAccuracy = result.top1
         record.validationTop5 = result.top5
+        // Top-5 is shown only where it can miss: with five classes or more.
+        let top5 =
+          result.confusion.classCount >= 5 ? String(format: " - top-5 %.2f%%", result.top5 * 100) : ""
         output(
           String(
-            format: "  validation: loss %.4f - top-1 %.2f%% - top-5 %.2f%% (%d images)", result.loss,
-            result.top1 * 100,
-            result.top5 * 100, result.count))
+            format: "  validation: loss %.4f - top-1 %.2f%%%@ (%d images)", result.loss, result.top1 * 100,
+            top5,
+            result.count))
       }
       scheduler.step(metric: scheduler.needsMetric ? (record.validationLoss ?? record.trainLoss) : nil)
       state.history.records.append(record)

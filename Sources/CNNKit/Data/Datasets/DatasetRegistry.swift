@@ -59,7 +59,9 @@ public enum Datasets {
       }
       return try DigitsDataset(path: path, split: train ? .train : .test)
     default:
-      throw DataError.invalidOption("unknown dataset '\(name)'; known: \(names.joined(separator: ", "))")
+      let hint = closestName(to: name, among: names).map { " did you mean '\($0)'?" } ?? ""
+      throw DataError.invalidOption(
+        "unknown dataset '\(name)';\(hint) known: \(names.joined(separator: ", "))")
     }
   }
 }
