@@ -27,4 +27,16 @@ struct CLIError: Error, CustomStringConvertible {
       throw CLIError("\(error)")
     }
   }
+
+  /// Runs `body`, naming `flag` in front of any library error: `--resize: size must be N or H,W ...`.
+  @discardableResult
+  static func wrap<T>(flag: String, _ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as CLIError {
+      throw error
+    } catch {
+      throw CLIError("\(flag): \(error)")
+    }
+  }
 }

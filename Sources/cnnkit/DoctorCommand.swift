@@ -10,10 +10,14 @@ struct DeviceOption: ParsableArguments {
   @Option(help: "Convolution and matrix-product math on a GPU: fp32 (TF32 off) or tf32 (default: fp32).")
   var precision: String?
 
-  /// The parsed device (`fallback`, e.g. a config file's, when the flag is absent; else the CPU) with
-  /// `--precision` applied to it, or a `CLIError` naming the flag.
-  func parsed(fallback: String? = nil) throws -> Device {
-    let text = device ?? fallback ?? "cpu"
+  /// The parsed device (the CPU when the flag is absent) with `--precision` applied to it, or a
+  /// `CLIError` naming the flag.
+  func parsed() throws -> Device {
+    try Self.parse(device: device ?? "cpu", precision: precision)
+  }
+
+  /// Device `text` with `precision` (nil: fp32) applied to it, or a `CLIError` naming the flag.
+  static func parse(device text: String, precision: String?) throws -> Device {
     guard let parsed = Device(parsing: text) else {
       throw CLIError("--device: '\(text)' is not a device (use cpu, cuda or cuda:N)")
     }
@@ -21,7 +25,13 @@ struct DeviceOption: ParsableArguments {
       guard let chosen = Precision(rawValue: precision.lowercased()) else {
         throw CLIError("--precision: '\(precision)' is not one of fp32, tf32, bf16")
       }
-      if chosen != .fp32 { try CLIError.wrap { try parsed.setPrecision(chosen) } }
+      do {
+        if chosen != .fp32 { try parsed.setPrecision(chosen) }
+      } catch let error as DeviceError {
+        // The library speaks of the precision; here it was a flag.
+        let text = "\(error)"
+        throw CLIError(text.hasPrefix("precision ") ? "--" + text : text)
+      }
     }
     return parsed
   }

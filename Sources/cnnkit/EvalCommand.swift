@@ -11,14 +11,18 @@ struct EvalCommand: ParsableCommand {
     abstract: "Evaluate weights on a dataset's test split: top-1/top-5, per-class accuracy, confusion matrix."
   )
 
-  @Option(help: "Zoo model (see `cnnkit list`).") var model = "alexnet-mnist"
+  @Option(help: "Zoo model (see `cnnkit list`). Default: the one the weights record, else alexnet-mnist.")
+  var model: String?
   @Option(help: "Weights: model.safetensors, a training checkpoint, or a torchvision state dict.")
   var weights: String
   @Option(help: "Dataset: \(Datasets.names.joined(separator: ", ")).") var dataset = "mnist"
   @Option(help: "Dataset folder. Default for mnist: the built-in subset.") var dataDir: String?
-  @Option(help: "Number of output classes. Default: the dataset's.") var classes: Int?
-  @Option(help: ArgumentHelp("Model input size (default: the model's).", valueName: "C,H,W")) var input:
-    String?
+  @Option(help: "Number of output classes. Default: the weights' recorded count, else the dataset's.")
+  var classes: Int?
+  @Option(
+    help: ArgumentHelp(
+      "Model input size (default: the weights' recorded size, else the model's).", valueName: "C,H,W"))
+  var input: String?
   @Option(name: [.customShort("b"), .long], help: "Batch size.") var batchSize = 256
   @Flag(help: "The AlexNet paper's ten-crop evaluation (corners, centre and mirrors, softmax averaged).")
   var tenCrop = false
@@ -46,23 +50,20 @@ struct EvalCommand: ParsableCommand {
     }
     let root = try dataDir ?? BuiltInData.defaultRoot(for: dataset)
     let data = try CLIError.wrap { try Datasets.open(name: dataset, root: root, train: trainSplit) }
-    let classCount = classes ?? data.classNames.count
+    let trained = try TrainedWeights(path: weights, model: model)
+    let model = try trained.modelName(model, fallback: "alexnet-mnist")
+    let classCount = classes ?? trained.metadata.classes ?? data.classNames.count
     if let classes, classes < 1 { throw CLIError("--classes must be at least 1, got \(classes)") }
     let entry = try CLIError.wrap { try Zoo.entry(named: model) }
-    let modelInput = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
+    let modelInput = try input.map(SummaryCommand.parseShape) ?? trained.metadata.input ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: modelInput) }
-    let report = try CLIError.wrap {
-      try Checkpoint.loadWeights(from: weights, into: network, strict: !nonStrict)
-    }
-    for name in report.missing + report.unexpected + report.shapeMismatches {
-      FileHandle.standardError.write(Data("warning: \(weights): not loaded: \(name)\n".utf8))
-    }
+    trained.warn(try trained.load(into: network, strict: !nonStrict))
     let device = try deviceOption.parsed()
     try CLIError.wrap { try network.to(device) }
     let sample = try CLIError.wrap { try data.item(at: 0).image }
     let pipeline = Preprocessing.pipeline(
       dataset: dataset, imageSize: (sample.height, sample.width, sample.channels), modelInput: modelInput,
-      augment: false)
+      augment: false, choices: PreprocessingChoices(normalize: trained.metadata.normalize))
     print(
       "Evaluating \(model) (\(weights)) on \(dataset) \(trainSplit ? "train" : "test") split, \(data.count) images"
     )

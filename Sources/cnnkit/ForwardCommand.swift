@@ -10,10 +10,10 @@ struct ForwardCommand: ParsableCommand {
     abstract:
       "Run a zoo model (eval mode) on the tensor 'input' of a .safetensors file; write logits as 'output'.")
 
-  @Option(help: "Zoo model name (see `cnnkit list`).")
-  var model: String
+  @Option(help: "Zoo model name (see `cnnkit list`). Default: the one the weights record.")
+  var model: String?
 
-  @Option(help: "Number of output classes (default: the model's own).")
+  @Option(help: "Number of output classes (default: the weights' recorded count, else the model's own).")
   var classes: Int?
 
   @Option(
@@ -44,21 +44,15 @@ struct ForwardCommand: ParsableCommand {
       }
       let x = try CLIError.wrap { try source.tensor(named: "input") }
       if let classes, classes < 1 { throw CLIError("--classes must be at least 1, got \(classes)") }
+      let trained = try weights.map { try TrainedWeights(path: $0, model: model) }
+      guard let modelName = try trained?.modelName(model, fallback: nil) ?? model else {
+        throw CLIError("--model is required without --weights")
+      }
       let network = try CLIError.wrap {
-        try Zoo.build(model, classes: classes, input: Array(entry.shape.dropFirst()))
+        try Zoo.build(
+          modelName, classes: classes ?? trained?.metadata.classes, input: Array(entry.shape.dropFirst()))
       }
-      if let weights {
-        let report = try CLIError.wrap { try network.loadStateDict(contentsOf: weights, strict: !nonStrict) }
-        for name in report.missing {
-          FileHandle.standardError.write(Data("warning: \(weights): missing \(name)\n".utf8))
-        }
-        for name in report.unexpected {
-          FileHandle.standardError.write(Data("warning: \(weights): unexpected \(name)\n".utf8))
-        }
-        for line in report.shapeMismatches {
-          FileHandle.standardError.write(Data("warning: \(weights): \(line)\n".utf8))
-        }
-      }
+      if let trained { trained.warn(try trained.load(into: network, strict: !nonStrict)) }
       network.eval()
       let y = try CLIError.wrap {
         try network.to(device)
@@ -66,7 +60,7 @@ struct ForwardCommand: ParsableCommand {
       }
       try CLIError.wrap {
         try SafeTensorsWriter.write(
-          [.init(name: "output", tensor: y)], metadata: ["model": model], to: output)
+          [.init(name: "output", tensor: y)], metadata: ["model": modelName], to: output)
       }
       print("\(output): output \(y.shape)")
     } catch let error as CLIError {

@@ -9,12 +9,13 @@ struct PredictCommand: ParsableCommand {
     abstract: "Classify images (JPEG/PNG): top-5 classes with probabilities and names.",
     discussion: """
       Preprocessing is the standard one: Resize(256) / CenterCrop(224) / ImageNet Normalize, scaled to \
-      the model's input size. ImageNet class names are built in for 1000-class models; otherwise pass \
-      --class-names (one name per line).
+      the model's input size (a CNNKit-trained model.safetensors supplies its own normalisation). The \
+      model, class count, input size and class names default to what the weights record; ImageNet's \
+      names are built in for 1000-class models; otherwise pass --class-names (one name per line).
       """)
 
   @Argument(help: "Image files.") var images: [String]
-  @Option(help: "Zoo model (see `cnnkit list`).") var model: String
+  @Option(help: "Zoo model (see `cnnkit list`). Default: the one the weights record.") var model: String?
   @Option(help: "Weights: model.safetensors, a training checkpoint, or a torchvision state dict.")
   var weights: String
   @Option(help: "Number of output classes. Default: the model's (1000 for ImageNet models).") var classes:
@@ -37,17 +38,20 @@ struct PredictCommand: ParsableCommand {
   private func predict() throws {
     guard !images.isEmpty else { throw CLIError("give at least one image file") }
     guard top >= 1 else { throw CLIError("--top must be at least 1, got \(top)") }
+    let trained = try TrainedWeights(path: weights, model: model)
+    let model = try trained.modelName(model, fallback: nil)
     let entry = try CLIError.wrap { try Zoo.entry(named: model) }
-    let classCount = classes ?? entry.defaultClasses
-    let modelInput = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
+    let classCount = classes ?? trained.metadata.classes ?? entry.defaultClasses
+    let modelInput = try input.map(SummaryCommand.parseShape) ?? trained.metadata.input ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: modelInput) }
     let device = try deviceOption.parsed()
-    try CLIError.wrap { try Checkpoint.loadWeights(from: weights, into: network) }
+    try trained.load(into: network, strict: true)
     try CLIError.wrap { try network.to(device) }
     network.eval()
-    let names = try labels(count: classCount)
+    let names = try labels(count: classCount, recorded: trained.metadata.classNames)
     let pipeline = Preprocessing.pipeline(
-      dataset: "photo", imageSize: nil, modelInput: modelInput, augment: false)
+      dataset: "photo", imageSize: nil, modelInput: modelInput, augment: false,
+      choices: PreprocessingChoices(normalize: trained.metadata.normalize))
     var rng = RandomGenerator(seed: 0)
     for path in images {
       let image = try CLIError.wrap { try ImageDecoder.decode(path: path) }
@@ -66,7 +70,7 @@ struct PredictCommand: ParsableCommand {
     }
   }
 
-  private func labels(count: Int) throws -> [String] {
+  private func labels(count: Int, recorded: [String]?) throws -> [String] {
     if let classNames {
       guard let text = try? String(contentsOfFile: classNames, encoding: .utf8) else {
         throw CLIError("--class-names \(classNames): cannot read the file")
@@ -78,6 +82,7 @@ struct PredictCommand: ParsableCommand {
       }
       return names
     }
+    if let recorded, recorded.count == count { return recorded }
     if count == 1000 { return ImageNetClasses.names }
     return (0..<count).map { "class \($0)" }
   }

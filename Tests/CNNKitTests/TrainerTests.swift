@@ -72,6 +72,12 @@ final class TrainerTests: XCTestCase {
       XCTAssertEqual(a.scalars, b.scalars, "\(name) differs after resume")
     }
     XCTAssertEqual(reference.optimizer.learningRate, second.optimizer.learningRate)
+    // Epoch 2 was resumed after two of its five steps: its figures still cover all five.
+    XCTAssertEqual(second.state.history.records.count, 2)
+    XCTAssertEqual(
+      reference.state.history.records.map(\.trainLoss), second.state.history.records.map(\.trainLoss))
+    XCTAssertEqual(
+      reference.state.history.records.map(\.trainAccuracy), second.state.history.records.map(\.trainAccuracy))
   }
 
   func testFitWritesCheckpointsLogsAndLearns() throws {
@@ -82,9 +88,8 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(
       files,
       [
-        "checkpoint.safetensors", "checkpoint-epoch-003.safetensors", "metrics.csv", "history.svg",
-        "model.safetensors",
-      ])
+        "checkpoint.safetensors", "metrics.csv", "history.svg", "model.safetensors",
+      ], "per-epoch copies only when keepLast asks for them")
     let csv = try String(contentsOfFile: folder + "/metrics.csv", encoding: .utf8).split(separator: "\n")
     XCTAssertEqual(csv.count, 4)
     XCTAssertTrue(csv[0].hasPrefix("epoch,train_loss,train_accuracy"))

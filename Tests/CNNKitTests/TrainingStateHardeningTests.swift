@@ -32,7 +32,10 @@ final class TrainingStateHardeningTests: XCTestCase {
     XCTAssertEqual(config.uint64("seed"), UInt64.max)
     XCTAssertEqual(config.string("input"), "1,28,28")
     XCTAssertEqual(config.string("lr-milestones"), "30")
-    XCTAssertNil(TrainingConfiguration().int("epochs"))
+    // Unset keys read as the option table's default; keys with no default read as nil.
+    XCTAssertEqual(TrainingConfiguration().int("epochs"), 5)
+    XCTAssertFalse(TrainingConfiguration().isSet("epochs"))
+    XCTAssertNil(TrainingConfiguration().int("max-steps"))
   }
 
   func testConfigurationErrorsNameFileAndKey() {

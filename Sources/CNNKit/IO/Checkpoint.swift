@@ -18,6 +18,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
   public var history: TrainingHistory
   /// The run's settings (model, classes, dataset, flags), so `--resume` can check them.
   public var configuration: [String: String]
+  /// The running figures of the epoch in progress (nil at an epoch boundary), so an epoch resumed
+  /// half-way reports its loss, accuracy and time over all of its steps.
+  public var epochProgress: EpochProgress?
 
   /// Creates a state record.
   public init(
@@ -48,6 +51,21 @@ public struct TrainingState: Codable, Equatable, Sendable {
   }
 }
 
+/// The running totals of a part-done epoch.
+public struct EpochProgress: Codable, Equatable, Sendable {
+  /// Training loss, weighted by batch size.
+  public var loss = RunningMean()
+  /// Top-1 hits so far.
+  public var correct = 0
+  /// Images seen so far.
+  public var seen = 0
+  /// Seconds spent on the epoch's steps so far.
+  public var seconds: Double = 0
+
+  /// Nothing done yet.
+  public init() {}
+}
+
 extension TrainingState {
   /// What makes a decoded state unusable, or nil when it is fine: negative or absurd counts, which
   /// would overflow or misplace the resumed run, and a missing or all-zero generator state (which
@@ -60,6 +78,12 @@ extension TrainingState {
     }
     if randomState.count != 4 || randomState.allSatisfy({ $0 == 0 }) {
       return "randomState must be four 64-bit words, not all zero"
+    }
+    if let progress = epochProgress,
+      progress.correct < 0 || progress.seen < progress.correct || progress.loss.count < 0
+        || !progress.seconds.isFinite || progress.seconds < 0 || !progress.loss.sum.isFinite
+    {
+      return "epochProgress holds impossible counts"
     }
     for record in history.records where !(0...limit).contains(record.epoch) {
       return "history epoch \(record.epoch) is outside 0...\(limit)"

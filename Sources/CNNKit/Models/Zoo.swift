@@ -132,7 +132,9 @@ public enum Zoo {
 
   /// Checks a class count and a (C, H, W) input shape.
   private static func validate(classes: Int, input: [Int]) throws {
-    guard classes >= 1 else { throw ZooError.invalidOption("--classes must be at least 1, got \(classes)") }
+    guard classes >= 1 else {
+      throw ZooError.invalidOption("the class count must be at least 1, got \(classes)")
+    }
     guard input.count == 3, input.allSatisfy({ $0 > 0 }) else {
       throw ZooError.invalidOption(
         "input must be three positive sizes C,H,W, got \(input.map(String.init).joined(separator: ","))")

@@ -50,9 +50,9 @@ extension Device {
     case (_, .fp32) where self == .cpu: return
     case (.cpu, _):
       throw DeviceError.unsupported(
-        "--precision \(precision.rawValue) needs a CUDA device; the CPU computes in fp32")
+        "precision \(precision.rawValue) needs a CUDA device; the CPU computes in fp32")
     case (_, .bf16):
-      throw DeviceError.unsupported("--precision bf16 is not implemented yet; use fp32 or tf32")
+      throw DeviceError.unsupported("precision bf16 is not implemented yet; use fp32 or tf32")
     case (.cuda(let index), _): try CUDAContext.shared(index).setPrecision(precision)
     }
   }

@@ -192,7 +192,7 @@ public struct ConfusionMatrix: Sendable, Equatable {
 
 /// Running (weighted) mean of a value such as the loss over an epoch — the `AverageMeter` of
 /// PyTorch's examples. Sums in Double.
-public struct RunningMean: Sendable, Equatable {
+public struct RunningMean: Sendable, Equatable, Codable {
   /// Sum of `value·weight`.
   public private(set) var sum: Double = 0
   /// Sum of weights (samples seen).

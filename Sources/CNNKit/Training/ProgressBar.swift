@@ -12,13 +12,20 @@ public struct ProgressBar {
   /// Width of the bar in characters (Keras uses 30).
   public let width: Int
   private let start: Double
+  /// The step the bar started at (non-zero when an epoch is resumed half-way); times per step count
+  /// only the steps this bar saw.
+  private let firstStep: Int
   private let interactive: Bool
   private var lastDraw: Double = 0
   private let output: (String) -> Void
 
   /// Starts a bar. `output` receives text to write (default: standard output, flushed).
-  public init(total: Int, width: Int = 30, interactive: Bool? = nil, output: ((String) -> Void)? = nil) {
+  public init(
+    total: Int, width: Int = 30, startingAt firstStep: Int = 0, interactive: Bool? = nil,
+    output: ((String) -> Void)? = nil
+  ) {
     self.total = max(total, 1)
+    self.firstStep = firstStep
     self.width = width
     self.start = ProgressBar.now()
     self.interactive = interactive ?? (isatty(STDOUT_FILENO) == 1)
@@ -56,11 +63,11 @@ public struct ProgressBar {
     let elapsed = now - start
     let counter = String(repeating: " ", count: String(total).count - String(step).count) + "\(step)/\(total)"
     var line = counter + " " + ProgressBar.bar(step: step, total: total, width: width)
+    let perStep = elapsed / Double(max(step - firstStep, 1))
     if finished {
-      line +=
-        " - \(ProgressBar.duration(elapsed)) \(Int((elapsed / Double(max(step, 1)) * 1000).rounded()))ms/step"
+      line += " - \(ProgressBar.duration(elapsed)) \(Int((perStep * 1000).rounded()))ms/step"
     } else {
-      let eta = elapsed / Double(max(step, 1)) * Double(total - step)
+      let eta = perStep * Double(total - step)
       line += " - ETA: \(ProgressBar.duration(eta))"
     }
     for (name, value) in values { line += String(format: " - %@: %.4f", name, value) }

@@ -13,7 +13,7 @@ public enum TrainingStop: Error, CustomStringConvertible {
       let keep = checkpoint.map { "; the last good checkpoint is \($0)" } ?? ""
       return "training stopped at epoch \(epoch), step \(step): \(what) is not finite (NaN or Inf)\(keep)"
     case .interrupted(let epoch, let step, let checkpoint):
-      let saved = checkpoint.map { "; checkpoint written to \($0) (continue with --resume \($0))" } ?? ""
+      let saved = checkpoint.map { "; checkpoint written to \($0)" } ?? ""
       return "interrupted at epoch \(epoch), step \(step)\(saved)"
     }
   }
@@ -32,7 +32,8 @@ public final class Trainer {
   public let labelSmoothing: Float
   /// Folder for checkpoints, `metrics.csv`, `history.svg` and `model.safetensors`; nil writes nothing.
   public let outputDirectory: String?
-  /// How many per-epoch checkpoints (`checkpoint-epoch-NNN.safetensors`) to keep besides the latest.
+  /// How many per-epoch checkpoint copies (`checkpoint-epoch-NNN.safetensors`) to keep besides the
+  /// latest; none unless asked for, since each is as large as the model and its optimiser state.
   public let keepLast: Int
   /// Settings recorded in checkpoints (model name, dataset, flags).
   public let configuration: [String: String]
@@ -50,6 +51,11 @@ public final class Trainer {
   /// Also checkpoints every this many steps inside an epoch (nil: only at epoch ends), so a crash
   /// in a long epoch loses little.
   public var checkpointEvery: Int? = nil
+  /// Extra `__metadata__` for `model.safetensors` (see `ModelMetadata`), beside `format: pt`.
+  public var modelMetadata: [String: String] = [:]
+  /// Called after each epoch's record is complete (validation included), with the run's step count:
+  /// where logs such as TensorBoard's are written.
+  public var onEpochEnd: ((EpochRecord, Int) throws -> Void)? = nil
 
   /// Where the run stands.
   public private(set) var state: TrainingState
@@ -58,7 +64,7 @@ public final class Trainer {
   public init(
     model: Module, optimizer: Optimizer, scheduler: LearningRateScheduler, trainLoader: DataLoader,
     validationLoader: DataLoader?, epochs: Int, labelSmoothing: Float = 0, outputDirectory: String?,
-    keepLast: Int = 1, configuration: [String: String] = [:]
+    keepLast: Int = 0, configuration: [String: String] = [:]
   ) {
     self.model = model
     self.optimizer = optimizer
@@ -101,17 +107,18 @@ public final class Trainer {
       // adds a newline, which would leave every redraw on a line of its own); elsewhere `output`
       // gets the finished line.
       let interactive = interactiveProgress ?? (isatty(STDOUT_FILENO) == 1)
-      var bar = ProgressBar(total: trainLoader.batchCount, interactive: interactive) { [output] text in
+      var bar = ProgressBar(
+        total: trainLoader.batchCount, startingAt: state.batchInEpoch, interactive: interactive
+      ) { [output] text in
         if interactive {
           FileHandle.standardOutput.write(Data(text.utf8))
         } else {
           output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
         }
       }
-      var loss = RunningMean()
-      var correct = 0
-      var seen = 0
-      let start = ProgressBar.now()
+      // A resumed epoch goes on from its saved totals.
+      var progress = state.batchInEpoch > 0 ? state.epochProgress ?? EpochProgress() : EpochProgress()
+      let start = ProgressBar.now() - progress.seconds
       // The model's device: batches are copied there, logits come back for the metrics.
       let device = model.device
       while let batch = try batches.next() {
@@ -133,14 +140,18 @@ public final class Trainer {
         optimizer.step()
         state.globalStep += 1
         state.batchInEpoch += 1
-        loss.add(Double(lossTensor.item), weight: batch.labels.count)
-        correct += try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1)
-        seen += batch.labels.count
-        let rate = Double(seen) / max(ProgressBar.now() - start, 1e-9)
+        progress.loss.add(Double(lossTensor.item), weight: batch.labels.count)
+        progress.correct += try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1)
+        progress.seen += batch.labels.count
+        progress.seconds = ProgressBar.now() - start
+        state.epochProgress = progress
         bar.update(
           step: state.batchInEpoch,
-          values: [("loss", loss.mean), ("accuracy", Double(correct) / Double(max(seen, 1)))],
-          imagesPerSecond: rate)
+          values: [
+            ("loss", progress.loss.mean),
+            ("accuracy", Double(progress.correct) / Double(max(progress.seen, 1))),
+          ],
+          imagesPerSecond: Double(progress.seen) / max(progress.seconds, 1e-9))
         if let every = checkpointEvery, every > 0, state.globalStep % every == 0,
           state.batchInEpoch < trainLoader.batchCount
         {
@@ -152,14 +163,17 @@ public final class Trainer {
           if stopRequested() {
             throw TrainingStop.interrupted(epoch: epoch + 1, step: state.globalStep, checkpoint: path)
           }
+          // The step limit: the weights so far are a usable model too.
+          try saveModel()
           return
         }
       }
       let seconds = ProgressBar.now() - start
       var record = EpochRecord(
-        epoch: epoch + 1, trainLoss: loss.mean, trainAccuracy: Double(correct) / Double(max(seen, 1)),
+        epoch: epoch + 1, trainLoss: progress.loss.mean,
+        trainAccuracy: Double(progress.correct) / Double(max(progress.seen, 1)),
         learningRate: Double(optimizer.learningRate), seconds: seconds,
-        imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+        imagesPerSecond: Double(progress.seen) / max(seconds, 1e-9))
       if let validationLoader {
         let result = try evaluate(model: model, loader: validationLoader)
         record.validationLoss = result.loss
@@ -178,11 +192,18 @@ public final class Trainer {
       state.history.records.append(record)
       state.epoch += 1
       state.batchInEpoch = 0
+      state.epochProgress = nil
       try saveCheckpoint(perEpochCopy: true)
+      try onEpochEnd?(record, state.globalStep)
     }
-    if let outputDirectory {
-      try model.saveStateDict(to: outputDirectory + "/model.safetensors", metadata: ["format": "pt"])
-    }
+    try saveModel()
+  }
+
+  /// Writes `model.safetensors`: the state dict under torchvision names, with `modelMetadata`.
+  private func saveModel() throws {
+    guard let outputDirectory else { return }
+    try model.saveStateDict(
+      to: outputDirectory + "/model.safetensors", metadata: modelMetadata.merging(["format": "pt"]) { $1 })
   }
 
   /// A run killed while writing leaves `.NAME.tmp-*` files (see `AtomicFile`); the finished files

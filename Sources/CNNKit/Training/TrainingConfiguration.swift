@@ -35,28 +35,24 @@ public struct TrainingConfiguration {
     case flag
   }
 
-  /// Every key a file may hold, with its type.
-  public static let keyTypes: [String: ValueType] = [
-    "model": .string, "dataset": .string, "data-dir": .string, "classes": .integer, "input": .string,
-    "epochs": .integer, "batch-size": .integer, "lr": .number, "momentum": .number, "weight-decay": .number,
-    "optimizer": .string, "nesterov": .flag, "lr-scheduler": .string, "lr-step-size": .integer,
-    "lr-gamma": .number, "lr-milestones": .string, "lr-warmup-epochs": .integer, "lr-warmup-decay": .number,
-    "lr-min": .number, "lr-patience": .integer, "label-smoothing": .number, "output-dir": .string,
-    "resume": .string, "device": .string, "seed": .unsignedInteger, "threads": .integer, "workers": .integer,
-    "keep-last": .integer, "max-steps": .integer, "checkpoint-every": .integer, "no-augment": .flag,
-    "pca-color": .flag,
-    "skip-corrupt": .flag, "no-validation": .flag,
-  ]
+  /// Every key a file may hold, with its type (from `TrainingOption.all`).
+  public static let keyTypes: [String: ValueType] = Dictionary(
+    uniqueKeysWithValues: TrainingOption.all.map { ($0.key, $0.type) })
 
   /// Files above this size are refused unread (a real one is a few hundred bytes).
   public static let maximumFileBytes = 1 << 20
 
   /// One checked value.
-  private enum Value {
+  public enum Value: Sendable, Equatable {
+    /// Text.
     case string(String)
+    /// An integer.
     case integer(Int)
+    /// A non-negative integer of up to 64 bits.
     case unsignedInteger(UInt64)
+    /// Any finite number.
     case number(Double)
+    /// On or off.
     case flag(Bool)
   }
 
@@ -69,6 +65,42 @@ public struct TrainingConfiguration {
     path = ""
     values = [:]
   }
+
+  /// Options given some other way (the command line): `values` holds each key set, `source` names
+  /// where they came from in errors. A key outside `TrainingOption.all` or of the wrong type is an
+  /// error.
+  public init(values: [String: Value], source: String) throws {
+    for (key, value) in values {
+      guard let type = Self.keyTypes[key] else {
+        throw TrainingConfigurationError(path: source, key: nil, message: "unknown option '\(key)'")
+      }
+      let fits: Bool
+      switch (type, value) {
+      case (.string, .string), (.integer, .integer), (.unsignedInteger, .unsignedInteger), (.number, .number),
+        (.flag, .flag):
+        fits = true
+      default: fits = false
+      }
+      guard fits else {
+        throw TrainingConfigurationError(path: source, key: key, message: "has the wrong type")
+      }
+    }
+    self.path = source
+    self.values = values
+  }
+
+  private init(path: String, values: [String: Value]) {
+    self.path = path
+    self.values = values
+  }
+
+  /// This configuration with every key `other` sets taken from `other` (the command line over a file).
+  public func overridden(by other: TrainingConfiguration) -> TrainingConfiguration {
+    TrainingConfiguration(path: path, values: values.merging(other.values) { _, new in new })
+  }
+
+  /// Whether the key was set (rather than falling back to its default).
+  public func isSet(_ key: String) -> Bool { values[key] != nil }
 
   /// Reads and checks the JSON file at `path`.
   public init(path: String) throws {
@@ -165,27 +197,32 @@ public struct TrainingConfiguration {
   /// The keys the file sets, sorted (with dashes, whatever spelling the file used).
   public var keys: [String] { values.keys.sorted() }
 
-  /// A `.string` key's value.
+  /// The value set for `key`, or the table's default.
+  private func value(_ key: String) -> Value? {
+    values[key] ?? TrainingOption.all.first { $0.key == key }?.defaultValue
+  }
+
+  /// A `.string` key's value (set or default).
   public func string(_ key: String) -> String? {
-    if case .string(let text)? = values[key] { return text }
+    if case .string(let text)? = value(key) { return text }
     return nil
   }
 
-  /// An `.integer` key's value.
+  /// An `.integer` key's value (set or default).
   public func int(_ key: String) -> Int? {
-    if case .integer(let value)? = values[key] { return value }
+    if case .integer(let value)? = value(key) { return value }
     return nil
   }
 
-  /// An `.unsignedInteger` key's value.
+  /// An `.unsignedInteger` key's value (set or default).
   public func uint64(_ key: String) -> UInt64? {
-    if case .unsignedInteger(let value)? = values[key] { return value }
+    if case .unsignedInteger(let value)? = value(key) { return value }
     return nil
   }
 
-  /// A `.number` key's value.
+  /// A `.number` key's value (set or default).
   public func double(_ key: String) -> Double? {
-    if case .number(let value)? = values[key] { return value }
+    if case .number(let value)? = value(key) { return value }
     return nil
   }
 
@@ -194,7 +231,7 @@ public struct TrainingConfiguration {
 
   /// A `.flag` key's value; false when absent.
   public func bool(_ key: String) -> Bool {
-    if case .flag(let value)? = values[key] { return value }
+    if case .flag(let value)? = value(key) { return value }
     return false
   }
 }

@@ -33,6 +33,11 @@ public struct Normalize: Equatable, Sendable {
   public static let imagenet = Normalize(uncheckedMean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
   /// MNIST's training-set mean and standard deviation.
   public static let mnist = Normalize(uncheckedMean: [0.1307], std: [0.3081])
+  /// Fashion-MNIST's training-set mean and standard deviation.
+  public static let fashionMNIST = Normalize(uncheckedMean: [0.2860], std: [0.3530])
+  /// CIFAR-100's training-set per-channel statistics.
+  public static let cifar100 = Normalize(
+    uncheckedMean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762])
   /// CIFAR-10's training-set per-channel statistics.
   public static let cifar10 = Normalize(
     uncheckedMean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616])
