@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// One mini-batch: images stacked as `[N, C, H, W]`, with their labels and dataset indices.
 public struct Batch: Sendable {
   /// `[N, C, H, W]`, the pipeline's output for each sample.
@@ -154,7 +158,10 @@ public final class BatchIterator {
     if workers > 0 && firstBatch < batchCount {
       let state = LoaderState(job: job, firstBatch: firstBatch, prefetch: prefetch, workers: workers)
       for n in 0..<workers {
-        let thread = Thread { state.runWorker() }
+        let thread = Thread {
+          yieldToCompute()
+          state.runWorker()
+        }
         thread.name = "CNNKit.DataLoader.worker.\(n)"
         thread.start()
       }
@@ -405,4 +412,19 @@ final class LoaderState: @unchecked Sendable {
     ready.removeAll()
     condition.unlock()
   }
+}
+
+/// Puts the calling data-loading thread in Linux's idle scheduling class, so it runs only on cores
+/// the compute threads leave free. At normal priority a worker waking mid-step takes a core from one
+/// of the kernel threads, and a statically split GEMM then waits for that straggler; idle-class
+/// workers fill the gaps instead, and when a batch is late the consumer blocks, the compute threads
+/// sleep, and the workers get the whole machine. Elsewhere (or if refused) nothing changes.
+private func yieldToCompute() {
+  #if os(Linux)
+    // SCHED_IDLE is 5 in <linux/sched.h>; glibc hides the name behind _GNU_SOURCE.
+    let schedIdle: Int32 = 5
+    var parameters = sched_param()
+    parameters.sched_priority = 0
+    _ = pthread_setschedparam(pthread_self(), schedIdle, &parameters)
+  #endif
 }

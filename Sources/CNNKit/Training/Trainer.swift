@@ -1,3 +1,4 @@
+import CNNKitKernels
 import Foundation
 
 /// Why a training run stopped early.
@@ -235,8 +236,7 @@ public final class Trainer {
         continue
       }
       // Read-only access: scanning must not invalidate anything derived from the gradient.
-      let values = g.storage.readOnlyPointer
-      for i in 0..<g.count where !values[i].isFinite { return name }
+      if !allFinite(count: g.count, g.storage.readOnlyPointer) { return name }
     }
     return nil
   }
