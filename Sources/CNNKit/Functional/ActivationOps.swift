@@ -1,6 +1,10 @@
 extension Functional {
   /// `max(x, 0)` elementwise.
   public static func relu(_ input: Tensor) -> Tensor {
+    OperationTracer.record(.relu, inputs: [input]) { reluUntraced(input) }
+  }
+
+  private static func reluUntraced(_ input: Tensor) -> Tensor {
     Backends.inBackward {
       let backend = try Backends.backend("relu", input)
       let (out, saved) = try backend.relu(input, keepForBackward: GradMode.enabled && input.requiresGrad)
@@ -27,10 +31,14 @@ extension Functional {
   }
 
   /// Softmax over the last dimension.
-  public static func softmax(_ input: Tensor) -> Tensor { rowwise(input, log: false) }
+  public static func softmax(_ input: Tensor) -> Tensor {
+    OperationTracer.record(.softmax(log: false), inputs: [input]) { rowwise(input, log: false) }
+  }
 
   /// Log-softmax over the last dimension.
-  public static func logSoftmax(_ input: Tensor) -> Tensor { rowwise(input, log: true) }
+  public static func logSoftmax(_ input: Tensor) -> Tensor {
+    OperationTracer.record(.softmax(log: true), inputs: [input]) { rowwise(input, log: true) }
+  }
 
   private static func rowwise(_ input: Tensor, log: Bool) -> Tensor {
     Backends.inBackward {

@@ -42,9 +42,14 @@ extension Functional {
     _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
     padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
   ) throws -> Tensor {
-    try convolution(
-      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
-      relu: false)
+    try OperationTracer.record(
+      .conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups, relu: false),
+      inputs: [input, weight] + (bias.map { [$0] } ?? [])
+    ) {
+      try convolution(
+        input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+        groups: groups, relu: false)
+    }
   }
 
   /// `relu(conv2d(...))` in one output buffer: the ReLU runs in place on the convolution's result and
@@ -53,9 +58,14 @@ extension Functional {
     _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
     padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
   ) throws -> Tensor {
-    try convolution(
-      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
-      relu: true)
+    try OperationTracer.record(
+      .conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups, relu: true),
+      inputs: [input, weight] + (bias.map { [$0] } ?? [])
+    ) {
+      try convolution(
+        input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+        groups: groups, relu: true)
+    }
   }
 
   private static func convolution(

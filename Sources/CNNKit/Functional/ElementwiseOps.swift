@@ -7,11 +7,17 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "add", message: "shapes \(shapeString(a.shape)) and \(shapeString(b.shape)) differ")
     }
-    return try Backends.backend("add", a, b).add(a, b).recording("add", [a, b]) { g in [g, g] }
+    return try OperationTracer.record(.add, inputs: [a, b]) {
+      try Backends.backend("add", a, b).add(a, b).recording("add", [a, b]) { g in [g, g] }
+    }
   }
 
   /// `a · scalar`.
   public static func scale(_ a: Tensor, by factor: Float) -> Tensor {
+    OperationTracer.record(.scale(factor), inputs: [a]) { scaleUntraced(a, by: factor) }
+  }
+
+  private static func scaleUntraced(_ a: Tensor, by factor: Float) -> Tensor {
     Backends.inBackward {
       let backend = try Backends.backend("scale", a)
       return try backend.scale(a, by: factor).recording("scale", [a]) { g in
@@ -36,17 +42,21 @@ extension Functional {
         operation: "reshape", message: "cannot view \(shapeString(input.shape)) as \(shapeString(shape))")
     }
     // A view: no backend work, the same storage under another shape (none for a meta tensor).
-    if input.isMeta { return Tensor(metaShape: resolved) }
-    let out = Tensor(shape: resolved, storage: input.storage)
-    let inputShape = input.shape
-    return out.recording("reshape", [input]) { g in [Tensor(shape: inputShape, storage: g.storage)] }
+    return OperationTracer.record(.reshape(resolved), inputs: [input]) {
+      if input.isMeta { return Tensor(metaShape: resolved) }
+      let out = Tensor(shape: resolved, storage: input.storage)
+      let inputShape = input.shape
+      return out.recording("reshape", [input]) { g in [Tensor(shape: inputShape, storage: g.storage)] }
+    }
   }
 
   /// Flattens dimensions `startDim...` into one, PyTorch's `torch.flatten(x, 1)` by default.
   public static func flatten(_ input: Tensor, startDim: Int = 1) throws -> Tensor {
     guard startDim < input.rank else { return input }
     let head = Array(input.shape.prefix(startDim))
-    return try reshape(input, head + [input.shape.dropFirst(startDim).reduce(1, *)])
+    return try OperationTracer.record(.flatten(startDim: startDim), inputs: [input]) {
+      try reshape(input, head + [input.shape.dropFirst(startDim).reduce(1, *)])
+    }
   }
 
   /// Sum of all elements, as a one-element tensor.

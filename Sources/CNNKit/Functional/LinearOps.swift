@@ -15,6 +15,12 @@ extension Functional {
       throw TensorError.shapeMismatch(
         operation: "linear", message: "bias \(shapeString(bias.shape)) ≠ [\(outF)]")
     }
+    return try OperationTracer.record(.linear, inputs: [input, weight] + (bias.map { [$0] } ?? [])) {
+      try linearUntraced(input, weight: weight, bias: bias)
+    }
+  }
+
+  private static func linearUntraced(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
     let backend = try Backends.backend("linear", input, weight, bias)
     let out = try backend.linearForward(
       input, weight: weight, bias: bias, weightFrozen: !(GradMode.enabled && weight.requiresGrad))

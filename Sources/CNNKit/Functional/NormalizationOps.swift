@@ -44,8 +44,13 @@ extension Functional {
     guard training || runningMean == nil || runningVar == nil else {
       // Copies: the backward pass must see the statistics this pass used.
       let (mean, variance) = (runningMean!.copy(), runningVar!.copy())
-      let out = try backend.batchNormInference(
-        input, weight: weight, bias: bias, mean: mean, variance: variance, eps: eps)
+      let out = try OperationTracer.record(
+        .batchNorm(eps: eps, hasWeight: hasWeight, hasBias: hasBias),
+        inputs: inputs + [runningMean!, runningVar!]
+      ) {
+        try backend.batchNormInference(
+          input, weight: weight, bias: bias, mean: mean, variance: variance, eps: eps)
+      }
       return out.recording("batch_norm", inputs) { g in
         Backends.inBackward {
           gradients(
@@ -89,14 +94,19 @@ extension Functional {
     }
     let coefficient = convention == .pytorch ? alpha / Float(size) : alpha
     let backend = try Backends.backend("local_response_norm", input)
-    let (out, scale) = try backend.localResponseNorm(
-      input, size: size, coefficient: coefficient, beta: beta, k: k)
-    return out.recording("local_response_norm", [input]) { g in
-      Backends.inBackward {
-        [
-          try backend.localResponseNormBackward(
-            input: input, scale: scale, gradOutput: g, size: size, coefficient: coefficient, beta: beta)
-        ]
+    // α in the tracer's (ONNX's) convention: divided by `size`, whatever this call's convention.
+    return try OperationTracer.record(
+      .localResponseNorm(size: size, alpha: coefficient * Float(size), beta: beta, k: k), inputs: [input]
+    ) {
+      let (out, scale) = try backend.localResponseNorm(
+        input, size: size, coefficient: coefficient, beta: beta, k: k)
+      return out.recording("local_response_norm", [input]) { g in
+        Backends.inBackward {
+          [
+            try backend.localResponseNormBackward(
+              input: input, scale: scale, gradOutput: g, size: size, coefficient: coefficient, beta: beta)
+          ]
+        }
       }
     }
   }

@@ -31,6 +31,16 @@ extension Functional {
     _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0),
     ceilMode: Bool = false
   ) throws -> Tensor {
+    try OperationTracer.record(
+      .maxPool2d(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode), inputs: [input]
+    ) {
+      try maxPool2dUntraced(input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
+  }
+
+  private static func maxPool2dUntraced(
+    _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), ceilMode: Bool
+  ) throws -> Tensor {
     let s = try pool2dShape(
       "max_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let backend = try Backends.backend("max_pool2d", input)
@@ -50,10 +60,19 @@ extension Functional {
     let s = try pool2dShape(
       "avg_pool2d", input: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     let backend = try Backends.backend("avg_pool2d", input)
-    let out = try backend.avgPool2d(s, input: input, countIncludePad: countIncludePad)
-    return out.recording("avg_pool2d", [input]) { g in
-      Backends.inBackward {
-        [try backend.avgPool2dBackward(s, gradOutput: g, countIncludePad: countIncludePad)]
+    return try OperationTracer.record(
+      .avgPool2d(
+        kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad
+      ),
+      inputs: [input]
+    ) {
+      try backend.avgPool2d(s, input: input, countIncludePad: countIncludePad).recording(
+        "avg_pool2d", [input]
+      ) {
+        g in
+        Backends.inBackward {
+          [try backend.avgPool2dBackward(s, gradOutput: g, countIncludePad: countIncludePad)]
+        }
       }
     }
   }
@@ -71,12 +90,14 @@ extension Functional {
     let (h, w) = (input.shape[2], input.shape[3])
     // Output size = input size: every window is one pixel (AlexNet's 6×6 at 224²), the identity,
     // returned as is like dropout in eval mode.
-    if (h, w) == outputSize { return input }
-    let backend = try Backends.backend("adaptive_avg_pool2d", input)
-    let out = try backend.adaptiveAvgPool2d(input, outputSize: outputSize)
-    let inputShape = input.shape
-    return out.recording("adaptive_avg_pool2d", [input]) { g in
-      Backends.inBackward { [try backend.adaptiveAvgPool2dBackward(gradOutput: g, inputShape: inputShape)] }
+    return try OperationTracer.record(.adaptiveAvgPool2d(outputSize: outputSize), inputs: [input]) {
+      if (h, w) == outputSize { return input }
+      let backend = try Backends.backend("adaptive_avg_pool2d", input)
+      let out = try backend.adaptiveAvgPool2d(input, outputSize: outputSize)
+      let inputShape = input.shape
+      return out.recording("adaptive_avg_pool2d", [input]) { g in
+        Backends.inBackward { [try backend.adaptiveAvgPool2dBackward(gradOutput: g, inputShape: inputShape)] }
+      }
     }
   }
 }
