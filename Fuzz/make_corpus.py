@@ -245,7 +245,7 @@ def make_config():
             "weight-decay": 5e-4, "optimizer": "sgd", "nesterov": True, "lr-scheduler": "multistep",
             "lr-step-size": 4, "lr-gamma": 0.1, "lr-milestones": "30,60,90", "lr-warmup-epochs": 1,
             "lr-warmup-decay": 0.01, "lr-min": 0.0, "lr-patience": 10, "label-smoothing": 0.1,
-            "output-dir": "runs/x", "resume": "runs/x", "seed": 18446744073709551615, "threads": 2,
+            "output-dir": "runs/x", "tensorboard": "runs/tb", "resume": "runs/x", "seed": 18446744073709551615, "threads": 2,
             "workers": 2, "keep-last": 1, "max-steps": 100, "no-augment": False, "pca-color": False,
             "skip-corrupt": True, "no-validation": False,
         },

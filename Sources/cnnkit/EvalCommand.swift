@@ -30,6 +30,11 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "Load matching weights and list the rest instead of failing.") var nonStrict = false
   @Option(help: "Threads for the kernels. Default: all cores.") var threads: Int?
   @Option(name: [.customShort("j"), .long], help: "Data-loading threads.") var workers = 2
+  @Option(
+    help: ArgumentHelp(
+      "Also draw the confusion matrix (counts, class names, accuracy) into this SVG file.",
+      valueName: "FILE.svg"))
+  var plot: String?
 
   @OptionGroup var deviceOption: DeviceOption
 
@@ -48,6 +53,8 @@ struct EvalCommand: ParsableCommand {
       guard threads >= 1 else { throw CLIError("--threads must be at least 1, got \(threads)") }
       Parallel.threadCount = threads
     }
+    // A wrong plot name is found before the evaluation, not after it.
+    if let plot { try CLIError.wrap(flag: "--plot") { try ConfusionMatrixPlot.checkDestination(plot) } }
     let root = try dataDir ?? BuiltInData.defaultRoot(for: dataset)
     let data = try CLIError.wrap { try Datasets.open(name: dataset, root: root, train: trainSplit) }
     let trained = try TrainedWeights(path: weights, model: model)
@@ -88,5 +95,12 @@ struct EvalCommand: ParsableCommand {
         result.count,
         tenCrop ? ", ten-crop" : ""))
     print(result.confusion.rendered())
+    if let plot {
+      try CLIError.wrap(flag: "--plot") {
+        try ConfusionMatrixPlot.write(
+          result.confusion, title: "\(model) on \(dataset) \(trainSplit ? "train" : "test")", to: plot)
+      }
+      print("Confusion matrix plot: \(plot)")
+    }
   }
 }

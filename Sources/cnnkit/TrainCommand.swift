@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
       the command line win. Writes checkpoint.safetensors (weights + optimiser + scheduler + RNG state), \
       model.safetensors (torchvision names, with the model, class names, input size and normalisation \
       in its metadata), metrics.csv and history.svg into --output-dir; --keep-last N also keeps per-epoch \
-      copies. The run's header prints the data pipeline as torchvision's Compose would.
+      copies; --tensorboard DIR adds TensorBoard event files. The run's header prints the data pipeline as torchvision's Compose would.
       """)
 
   @Option(help: help("model")) var model: String?
@@ -58,6 +58,7 @@ struct TrainCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: help("lr-patience")) var lrPatience: Int?
   @Option(parsing: .unconditional, help: help("label-smoothing")) var labelSmoothing: Float?
   @Option(help: help("output-dir")) var outputDir: String?
+  @Option(help: help("tensorboard", valueName: "DIR")) var tensorboard: String?
   @Flag(help: help("overwrite")) var overwrite = false
   @Option(help: help("resume")) var resume: String?
   @Option(parsing: .unconditional, help: help("seed")) var seed: UInt64?
@@ -80,7 +81,8 @@ struct TrainCommand: ParsableCommand {
       ("model", model), ("dataset", dataset), ("data-dir", dataDir), ("input", input), ("weights", weights),
       ("freeze", freeze), ("resize", resize), ("center-crop", centerCrop), ("normalize", normalize),
       ("optimizer", optimizer), ("lr-scheduler", lrScheduler), ("lr-milestones", lrMilestones),
-      ("output-dir", outputDir), ("resume", resume), ("device", deviceOption.device),
+      ("output-dir", outputDir), ("tensorboard", tensorboard), ("resume", resume),
+      ("device", deviceOption.device),
       ("precision", deviceOption.precision),
     ]
     for case (let key, let value?) in strings { values[key] = .string(value) }

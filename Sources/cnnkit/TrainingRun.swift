@@ -61,6 +61,14 @@ struct TrainingRun {
     } catch {
       throw CLIError("--output-dir: \(error)")
     }
+    let tensorboardDirectory = options.string("tensorboard")
+    if let directory = tensorboardDirectory {
+      do {
+        try RunFolder.makeWritableFolder(directory)
+      } catch RunFolder.RunFolderError.unusable(let path, let reason) {
+        throw CLIError("--tensorboard \(path): \(reason)")
+      }
+    }
 
     let root = try options.string("data-dir") ?? BuiltInData.defaultRoot(for: datasetName)
     GlobalRandom.manualSeed(seed)
@@ -187,6 +195,11 @@ struct TrainingRun {
         + "\(epochs) epochs, batch \(batchSize)\(options.bool("drop-last") ? " (last partial batch dropped)" : ""), "
         + "\(optimizerName) lr \(optimizerOptions.learningRate), "
         + (device == .cpu ? "\(Parallel.threadCount) threads" : "on \(device)"))
+    // The event file is made only now, so a run refused above leaves no empty one behind.
+    if let directory = tensorboardDirectory {
+      let writer = try CLIError.wrap(flag: "--tensorboard") { try TensorBoardWriter(directory: directory) }
+      trainer.onEpochEnd = { record, _ in try writer.add(record) }
+    }
     try fit(trainer, batchSize: batchSize, outputDirectory: outputDirectory)
   }
 

@@ -32,6 +32,24 @@ public enum RunFolder {
   /// Creates `path` if needed and checks it. With `overwrite` an earlier run's files are removed;
   /// with `resuming` they are kept.
   public static func prepare(_ path: String, overwrite: Bool, resuming: Bool) throws {
+    try makeWritableFolder(path)
+    let manager = FileManager.default
+    let names = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter(isRunFile).sorted()
+    guard let first = names.first, !resuming else { return }
+    guard overwrite else { throw RunFolderError.holdsRun(path: path, file: first) }
+    for name in names {
+      do {
+        try manager.removeItem(atPath: path + "/" + name)
+      } catch {
+        throw RunFolderError.unusable(path: path, reason: "cannot remove the earlier run's \(name)")
+      }
+    }
+  }
+
+  /// Creates `path` (and its parents) if needed and checks that files can be made in it; throws
+  /// `RunFolderError.unusable` with the reason in plain words. Also what other log folders, such as
+  /// TensorBoard's, are checked with.
+  public static func makeWritableFolder(_ path: String) throws {
     let manager = FileManager.default
     var isDirectory: ObjCBool = false
     if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -58,16 +76,6 @@ public enum RunFolder {
     guard access(path, W_OK | X_OK) == 0 else {
       throw RunFolderError.unusable(
         path: path, reason: "is not writable (\(String(cString: strerror(errno))))")
-    }
-    let names = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter(isRunFile).sorted()
-    guard let first = names.first, !resuming else { return }
-    guard overwrite else { throw RunFolderError.holdsRun(path: path, file: first) }
-    for name in names {
-      do {
-        try manager.removeItem(atPath: path + "/" + name)
-      } catch {
-        throw RunFolderError.unusable(path: path, reason: "cannot remove the earlier run's \(name)")
-      }
     }
   }
 }

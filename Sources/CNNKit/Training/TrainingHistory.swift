@@ -90,27 +90,32 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
   ) -> String {
     let (left, right, top, bottom) = (originX + 55, originX + width - 15, 42.0, height - 40)
     let values = series.flatMap { $0.1.compactMap { $0 } }
-    var low = values.min() ?? 0
-    var high = values.max() ?? 1
-    if high - low < 1e-9 {
-      low -= 0.5
-      high += 0.5
-    }
+    // The value axis runs from tick to tick (1, 2 or 5 × 10^k apart), so its labels are round.
+    let ticks = AxisTicks(covering: values.min() ?? 0, values.max() ?? 1)
+    let (low, high) = (ticks.low, ticks.high)
     let xLow = x.first ?? 0
     let xHigh = max((x.last ?? 1), xLow + 1)
     func px(_ v: Double) -> Double { left + (v - xLow) / (xHigh - xLow) * (right - left) }
     func py(_ v: Double) -> Double { bottom - (v - low) / (high - low) * (bottom - top) }
     var out = "<text x=\"\(left)\" y=\"18\" font-size=\"13\">\(title)</text>\n"
+    for v in ticks.values {
+      // Light grid lines first, so the axes and curves are drawn over them.
+      out += String(
+        format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", left, py(v),
+        right,
+        py(v))
+      out += String(
+        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%@</text>\n", left - 4, py(v) + 4,
+        ticks.label(v))
+    }
     out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
     out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-    for i in 0...4 {
-      let v = low + (high - low) * Double(i) / 4
+    // Whole epochs only, at most about eight labels: a 90-epoch run is labelled 20, 40, 60, 80.
+    let epochTicks = AxisTicks(covering: xLow, xHigh, targetCount: 8, integers: true)
+    for e in epochTicks.values where e >= xLow - 1e-9 && e <= (x.last ?? xHigh) + 1e-9 {
       out += String(
-        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, py(v) + 4, v)
-    }
-    for e in x {
-      out += String(
-        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", px(e), bottom + 15, Int(e))
+        format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%@</text>\n", px(e), bottom + 15,
+        epochTicks.label(e))
     }
     out += String(
       format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", (left + right) / 2,

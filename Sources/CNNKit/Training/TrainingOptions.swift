@@ -140,6 +140,9 @@ public struct TrainingOption: Sendable {
     // Outputs and the run.
     .init("output-dir", .string, or: "runs/MODEL-DATASET", "Where checkpoints and logs go."),
     .init(
+      "tensorboard", .string,
+      "Also write TensorBoard event files here (scalars per epoch; view with tensorboard --logdir)."),
+    .init(
       "overwrite", .flag, "Replace a finished run in --output-dir (without it such a folder is refused)."),
     .init(
       "resume", .string,
