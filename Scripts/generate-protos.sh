@@ -26,5 +26,5 @@ fi
 protoc --plugin=protoc-gen-swift="$plugin" \
   --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
   --swift_out=Sources/CNNKit/IO/Generated -I Protos \
-  Protos/tensorboard/event.proto
-echo "wrote Sources/CNNKit/IO/Generated/event.pb.swift"
+  Protos/tensorboard/event.proto Protos/onnx/onnx.proto
+echo "wrote Sources/CNNKit/IO/Generated/event.pb.swift and onnx.pb.swift"
