@@ -51,8 +51,12 @@ let package = Package(
       dependencies: ["CNNKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       resources: [.copy("Resources/mnist-mini")],
       swiftSettings: kernelFlags),
-    .testTarget(name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels"], swiftSettings: kernelFlags),
+    // Test helpers both test targets share (one closeness rule for the whole suite); built only for tests.
+    .target(name: "CNNKitTestSupport", path: "Tests/CNNKitTestSupport"),
     .testTarget(
-      name: "CNNKitTests", dependencies: ["CNNKit", "cnnkit"], exclude: ["Fixtures"], swiftSettings: kernelFlags),
+      name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels", "CNNKitTestSupport"], swiftSettings: kernelFlags),
+    .testTarget(
+      name: "CNNKitTests", dependencies: ["CNNKit", "cnnkit", "CNNKitTestSupport"], exclude: ["Fixtures"],
+      swiftSettings: kernelFlags),
   ]
 )
