@@ -51,7 +51,7 @@ let package = Package(
       dependencies: ["CNNKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       resources: [.copy("Resources/mnist-mini")],
       swiftSettings: kernelFlags),
-    // Test helpers both test targets share (one closeness rule for the whole suite); built only for tests.
+    // Helpers both test targets share (one closeness rule for the whole suite); no library code uses it.
     .target(name: "CNNKitTestSupport", path: "Tests/CNNKitTestSupport"),
     .testTarget(
       name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels", "CNNKitTestSupport"], swiftSettings: kernelFlags),

@@ -3,10 +3,10 @@ import XCTest
 // The one closeness rule of the whole test suite, shared by CNNKitTests and CNNKitKernelsTests so
 // that a kernel test and a PyTorch-fixture test cannot disagree about what "close" means.
 //
-// The rule exists as its own target because a comparison written as `if error > worst { … }` or
-// `if error > tolerance { fail }` is silently true for NaN: every comparison with NaN is false, so a
-// kernel that returns NaN everywhere would pass. Here non-finite values are decided first and
-// explicitly, and only then are finite values compared.
+// Why the rule is spelled out: every comparison with NaN is false, so a check written as
+// `if error > tolerance { fail }` or `if error > worst { remember it }` never fires on NaN, and a
+// kernel that returned NaN everywhere would pass. Here non-finite values are decided first and
+// explicitly; only then are finite values compared.
 
 /// Why `actual` is not close to `expected`, or `nil` when it is.
 ///
