@@ -37,8 +37,7 @@ final class PyTorchFixtureTests: XCTestCase {
         eps: f.meta("eps", as: Double.self).map(Float.init)!)
       assertClose(
         mean.scalars, t["running_mean_after"]!.scalars, relative: Fixtures.relative,
-        absolute: Fixtures.absolute,
-        "\(f.path) running_mean")
+        absolute: Fixtures.absolute, "\(f.path) running_mean")
       assertClose(
         variance.scalars, t["running_var_after"]!.scalars, relative: Fixtures.relative,
         absolute: Fixtures.absolute, "\(f.path) running_var")
