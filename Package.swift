@@ -58,10 +58,15 @@ let package = Package(
       dependencies: ["CNNKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       resources: [.copy("Resources/mnist-mini")],
       swiftSettings: kernelFlags),
-    .testTarget(name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels"], swiftSettings: kernelFlags),
+    // Helpers both test targets share (one closeness rule for the whole suite); no library code uses it.
+    .target(name: "CNNKitTestSupport", path: "Tests/CNNKitTestSupport"),
+    .testTarget(
+      name: "CNNKitKernelsTests", dependencies: ["CNNKitKernels", "CNNKitTestSupport"], swiftSettings: kernelFlags),
     .testTarget(
       name: "CNNKitTests",
-      dependencies: ["CNNKit", "cnnkit", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: [
+        "CNNKit", "cnnkit", "CNNKitTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       exclude: ["Fixtures"], swiftSettings: kernelFlags),
   ]
 )

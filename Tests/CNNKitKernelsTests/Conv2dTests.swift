@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 final class Conv2dTests: XCTestCase {
@@ -52,8 +53,8 @@ final class Conv2dTests: XCTestCase {
       padHeight: 1, padWidth: 1),
   ]
 
-  private func tolerance(_ s: Conv2dShape, depth: Int) -> Float {
-    2e-6 * Float(depth + 8)
+  private func tolerance(_ s: Conv2dShape, depth: Int) -> Double {
+    2e-6 * Double(depth + 8)
   }
 
   /// Runs `body` twice: with the default plan, and with images unfolded two at a time so batches
@@ -105,10 +106,9 @@ final class Conv2dTests: XCTestCase {
             conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
             conv2dForward(s, input: input, weight: weight, bias: b, output: &actual)
           }
-          let depth = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
+          let tol = tolerance(s, depth: s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth)
           assertClose(
-            actual, expected, tolerance: tolerance(s, depth: depth),
-            "forward \(label(s)) bias=\(useBias)\(chunking)")
+            actual, expected, relative: tol, absolute: tol, "forward \(label(s)) bias=\(useBias)\(chunking)")
           guard conv2dRunsAsGEMM(s) else { return }
           // The GEMM path with the weight packed beforehand must not read `weight` at all: NaN there.
           var packed = [Float](repeating: .nan, count: conv2dPackedWeightCount(s))
@@ -121,7 +121,7 @@ final class Conv2dTests: XCTestCase {
               packedWeight: packed)
           }
           assertClose(
-            actual, expected, tolerance: tolerance(s, depth: depth),
+            actual, expected, relative: tol, absolute: tol,
             "forward, packed weight \(label(s)) bias=\(useBias)\(chunking)")
         }
       }
@@ -157,8 +157,8 @@ final class Conv2dTests: XCTestCase {
     conv2dForward(
       s, input: input, weight: [Float](repeating: .nan, count: s.weightCount), bias: bias, output: &actual,
       packedWeight: packed)
-    assertClose(
-      actual, expected, tolerance: tolerance(s, depth: s.inChannels * 9), "shared unfolding \(label(s))")
+    let tol = tolerance(s, depth: s.inChannels * 9)
+    assertClose(actual, expected, relative: tol, absolute: tol, "shared unfolding \(label(s))")
   }
 
   /// Most of these shapes run as GEMMs, so the packed-weight case above is exercised.
@@ -176,9 +176,8 @@ final class Conv2dTests: XCTestCase {
         var actual = [Float](repeating: .nan, count: s.inputCount)
         conv2dBackwardInputReference(s, gradOutput: gradOutput, weight: weight, gradInput: &expected)
         conv2dBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: &actual)
-        let depth = s.outChannelsPerGroup * s.kernelHeight * s.kernelWidth
-        assertClose(
-          actual, expected, tolerance: tolerance(s, depth: depth), "backward input \(label(s))\(chunking)")
+        let tol = tolerance(s, depth: s.outChannelsPerGroup * s.kernelHeight * s.kernelWidth)
+        assertClose(actual, expected, relative: tol, absolute: tol, "backward input \(label(s))\(chunking)")
       }
     }
   }
@@ -204,13 +203,13 @@ final class Conv2dTests: XCTestCase {
                 gradBias: withBias ? ab.baseAddress : nil)
             }
           }
-          let depth = s.batch * s.outHeight * s.outWidth
+          let tol = tolerance(s, depth: s.batch * s.outHeight * s.outWidth)
           assertClose(
-            actualWeight, expectedWeight, tolerance: tolerance(s, depth: depth),
+            actualWeight, expectedWeight, relative: tol, absolute: tol,
             "backward weight \(label(s)) bias=\(withBias)\(chunking)")
           if withBias {
             assertClose(
-              actualBias, expectedBias, tolerance: tolerance(s, depth: depth), "backward bias \(label(s))")
+              actualBias, expectedBias, relative: tol, absolute: tol, "backward bias \(label(s))")
           } else {
             XCTAssertTrue(actualBias.allSatisfy { $0.isNaN }, "bias gradient written without a buffer")
           }
@@ -298,9 +297,13 @@ final class Conv2dDirectTests: XCTestCase {
       }
       let depth = s.inChannels * s.kernelHeight * s.kernelWidth
       let pixels = s.batch * s.outHeight * s.outWidth
-      assertClose(actual, expected, tolerance: 2e-6 * Float(depth + 8), "direct forward \(index)")
-      assertClose(actualW, expectedW, tolerance: 2e-6 * Float(pixels + 8), "direct weight gradient \(index)")
-      assertClose(actualB, expectedB, tolerance: 2e-6 * Float(pixels + 8), "direct bias gradient \(index)")
+      let forwardTol = 2e-6 * Double(depth + 8)
+      let gradientTol = 2e-6 * Double(pixels + 8)
+      assertClose(actual, expected, relative: forwardTol, absolute: forwardTol, "direct forward \(index)")
+      assertClose(
+        actualW, expectedW, relative: gradientTol, absolute: gradientTol, "direct weight gradient \(index)")
+      assertClose(
+        actualB, expectedB, relative: gradientTol, absolute: gradientTol, "direct bias gradient \(index)")
     }
   }
 

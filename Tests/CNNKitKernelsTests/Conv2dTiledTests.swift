@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 /// The output-channel-tiled direct convolution against the seven-loop reference.
@@ -51,7 +52,8 @@ final class Conv2dTiledTests: XCTestCase {
         }
         let depth = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
         assertClose(
-          actual, expected, tolerance: 2e-6 * Float(depth + 8), "tiled \(label(s)) budget \(budget)")
+          actual, expected, relative: 2e-6 * Double(depth + 8), absolute: 2e-6 * Double(depth + 8),
+          "tiled \(label(s)) budget \(budget)")
       }
     }
   }
@@ -67,8 +69,8 @@ final class Conv2dTiledTests: XCTestCase {
     conv2dForwardReference(s, input: input, weight: weight, bias: nil, output: &expected)
     conv2dTiledForward(s, input: input, weight: weight, bias: nil, output: &tiled)
     conv2dForward(s, input: input, weight: weight, bias: nil, output: &routed)
-    assertClose(tiled, expected, tolerance: 2e-6 * 600, "tiled, no bias")
-    assertClose(routed, expected, tolerance: 2e-6 * 600, "conv2dForward")
+    assertClose(tiled, expected, relative: 2e-6 * 600, absolute: 2e-6 * 600, "tiled, no bias")
+    assertClose(routed, expected, relative: 2e-6 * 600, absolute: 2e-6 * 600, "conv2dForward")
   }
 
   func testReLUOnTheWayOutMatchesReferenceThenReLU() {
@@ -92,7 +94,8 @@ final class Conv2dTiledTests: XCTestCase {
         let finite = zip(actual, expected).filter { !$0.1.isNaN }
         XCTAssertTrue(finite.allSatisfy { $0.0 >= 0 && $0.0.sign == .plus }, "ReLU output is +0 or positive")
         assertClose(
-          finite.map(\.0), finite.map(\.1), tolerance: 2e-6 * 400, "tiled + ReLU \(label(s)) bias \(useBias)")
+          finite.map(\.0), finite.map(\.1), relative: 2e-6 * 400, absolute: 2e-6 * 400,
+          "tiled + ReLU \(label(s)) bias \(useBias)")
       }
     }
   }

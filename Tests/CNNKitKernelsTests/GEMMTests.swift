@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 final class GEMMTests: XCTestCase {
@@ -64,7 +65,7 @@ final class GEMMTests: XCTestCase {
       "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta)"
       + " pads=\(padA),\(padB),\(padC)"
     // fp32 accumulation error grows with k; operands lie in [-1, 1).
-    let tolerance = 2e-6 * Float(k + 8) * max(1, abs(alpha)) + 1e-6 * abs(beta)
+    let tolerance = 2e-6 * Double(k + 8) * max(1, Double(abs(alpha))) + 1e-6 * Double(abs(beta))
     var actualValid: [Float] = []
     var expectedValid: [Float] = []
     for i in 0..<m {
@@ -76,7 +77,8 @@ final class GEMMTests: XCTestCase {
         return
       }
     }
-    assertClose(actualValid, expectedValid, tolerance: tolerance, label, file: file, line: line)
+    assertClose(
+      actualValid, expectedValid, relative: tolerance, absolute: tolerance, label, file: file, line: line)
   }
 
   func testOddShapesAllTransposes() {
@@ -277,7 +279,9 @@ final class GEMMTests: XCTestCase {
           transposeA: true, transposeB: false, m: m, n: 1, k: k, alpha: 1, a: poisoned, lda: m, b: vector,
           ldb: 1, beta: 0, c: &actual, ldc: 1)
       }
-      assertClose(actual, expected, tolerance: 2e-6 * Float(k + 8), "m=\(m) n=\(n) k=\(k)")
+      assertClose(
+        actual, expected, relative: 2e-6 * Double(k + 8), absolute: 2e-6 * Double(k + 8),
+        "m=\(m) n=\(n) k=\(k)")
     }
   }
 

@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 final class LocalResponseNormTests: XCTestCase {
@@ -24,8 +25,8 @@ final class LocalResponseNormTests: XCTestCase {
       localResponseNormForward(
         batch: t.batch, channels: t.channels, spatial: t.spatial, size: t.size, coefficient: coefficient,
         beta: t.beta, k: 2, input: x, output: &actual, scale: &actualScale)
-      assertClose(actual, expected, tolerance: 1e-5, "forward case \(index)")
-      assertClose(actualScale, expectedScale, tolerance: 1e-5, "scale case \(index)")
+      assertClose(actual, expected, relative: 1e-5, absolute: 1e-5, "forward case \(index)")
+      assertClose(actualScale, expectedScale, relative: 1e-5, absolute: 1e-5, "scale case \(index)")
       var expectedGrad = [Float](repeating: 0, count: count)
       var actualGrad = [Float](repeating: .nan, count: count)
       localResponseNormBackwardReference(
@@ -34,7 +35,7 @@ final class LocalResponseNormTests: XCTestCase {
       localResponseNormBackward(
         batch: t.batch, channels: t.channels, spatial: t.spatial, size: t.size, coefficient: coefficient,
         beta: t.beta, input: x, scale: expectedScale, gradOutput: dy, gradInput: &actualGrad)
-      assertClose(actualGrad, expectedGrad, tolerance: 1e-5, "backward case \(index)")
+      assertClose(actualGrad, expectedGrad, relative: 1e-5, absolute: 1e-5, "backward case \(index)")
     }
   }
 }

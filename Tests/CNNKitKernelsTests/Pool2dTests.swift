@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 final class Pool2dTests: XCTestCase {
@@ -85,9 +86,10 @@ final class Pool2dTests: XCTestCase {
     XCTAssertEqual(Array(out[1...]), [7, 13, 15])
   }
 
-  /// The index-free inference kernel gives the indexed kernel's maxima: AlexNet's 3×3/2 on wide rows
-  /// (the 16-output SIMD path), stride 1 and 3, padding, ceil mode, NaN and −∞ in the input.
-  func testMaxPoolValuesMatchIndexedKernel() {
+  /// Both fast kernels, the index-free inference one and the indexed one, give the naive twin's maxima:
+  /// AlexNet's 3×3/2 on wide rows (the 16-output SIMD path), stride 1 and 3, padding, ceil mode, NaN
+  /// and −∞ in the input.
+  func testMaxPoolValuesMatchTwin() {
     let shapes = [
       Pool2dShape(
         batch: 2, channels: 3, inHeight: 55, inWidth: 55, kernelHeight: 3, kernelWidth: 3,
@@ -120,16 +122,16 @@ final class Pool2dTests: XCTestCase {
       var input = rng.array(s.inputCount)
       for i in stride(from: 11, to: input.count, by: 97) { input[i] = .nan }
       for i in stride(from: 5, to: input.count, by: 89) { input[i] = -.infinity }
-      let (expected, _) = maxPool(s, input)
+      var expected = [Float](repeating: 0, count: s.outputCount)
+      var expectedIndices = [Int32](repeating: -1, count: s.outputCount)
+      maxPool2dForwardReference(s, input: input, output: &expected, indices: &expectedIndices)
+      let (indexed, indices) = maxPool(s, input)
+      XCTAssertEqual(indices, expectedIndices, "shape \(index) winners")
       var actual = [Float](repeating: 1234, count: s.outputCount)
       maxPool2dForwardValues(s, input: input, output: &actual)
-      for i in 0..<expected.count {
-        if expected[i].isNaN {
-          XCTAssertTrue(actual[i].isNaN, "shape \(index) element \(i)")
-        } else {
-          XCTAssertEqual(actual[i], expected[i], "shape \(index) element \(i)")
-        }
-      }
+      // NaN wins its windows, so compare bit patterns (NaN positions included), not closeness.
+      XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "shape \(index) values only")
+      XCTAssertEqual(indexed.map(\.bitPattern), expected.map(\.bitPattern), "shape \(index) indexed")
     }
   }
 
@@ -160,9 +162,12 @@ final class Pool2dTests: XCTestCase {
     let input = ramp(4, 4, plus: 1)
     // count_include_pad=True divides by the full 3×3 window, padding included.
     assertClose(
-      avgPool(s, includePad: true, input), [14 / 9, 30 / 9, 57 / 9, 11], tolerance: 1e-6, "include")
+      avgPool(s, includePad: true, input), [14 / 9, 30 / 9, 57 / 9, 11] as [Float], relative: 1e-6,
+      absolute: 1e-6,
+      "include")
     // count_include_pad=False divides by the real elements: 4, 6, 6, 9.
-    assertClose(avgPool(s, includePad: false, input), [3.5, 5, 9.5, 11], tolerance: 1e-6, "exclude")
+    assertClose(
+      avgPool(s, includePad: false, input), [3.5, 5, 9.5, 11], relative: 1e-6, absolute: 1e-6, "exclude")
   }
 
   func testAvgPoolCeilModeClipsToInput() {
@@ -179,7 +184,9 @@ final class Pool2dTests: XCTestCase {
       (20 + 21) / 2, (22 + 23) / 2, 24,
     ]
     for includePad in [true, false] {
-      assertClose(avgPool(s, includePad: includePad, input), expected, tolerance: 1e-6, "ceil \(includePad)")
+      assertClose(
+        avgPool(s, includePad: includePad, input), expected, relative: 1e-6, absolute: 1e-6,
+        "ceil \(includePad)")
     }
   }
 
@@ -192,8 +199,12 @@ final class Pool2dTests: XCTestCase {
       strideHeight: 1, strideWidth: 2, padHeight: 0, padWidth: 1, ceilMode: true)
     XCTAssertEqual(s.outWidth, 3)
     let input: [Float] = [1, 2, 4, 8]
-    assertClose(avgPool(s, includePad: true, input), [3 / 3, 14 / 3, 8 / 2], tolerance: 1e-6, "include")
-    assertClose(avgPool(s, includePad: false, input), [3 / 2, 14 / 3, 8], tolerance: 1e-6, "exclude")
+    assertClose(
+      avgPool(s, includePad: true, input), [3 / 3, 14 / 3, 8 / 2] as [Float], relative: 1e-6, absolute: 1e-6,
+      "include")
+    assertClose(
+      avgPool(s, includePad: false, input), [3 / 2, 14 / 3, 8] as [Float], relative: 1e-6, absolute: 1e-6,
+      "exclude")
   }
 
   func testAdaptiveAvgPoolWindows() {
@@ -209,7 +220,7 @@ final class Pool2dTests: XCTestCase {
     for rowMean: Float in [0.5, 2, 3.5] {
       for colMean: Float in [1, 3, 5, 7, 9, 11] { expected.append(100 * rowMean + colMean) }
     }
-    assertClose(output, expected, tolerance: 1e-6, "adaptive 5x13 → 3x6")
+    assertClose(output, expected, relative: 1e-6, absolute: 1e-6, "adaptive 5x13 → 3x6")
   }
 
   func testAdaptiveAvgPoolBackwardSharesOverlaps() {
@@ -219,7 +230,9 @@ final class Pool2dTests: XCTestCase {
       planes: 1, inHeight: 5, inWidth: 1, outHeight: 3, outWidth: 1, gradOutput: [1, 1, 1],
       gradInput: &gradInput)
     assertClose(
-      gradInput, [1 / 2, 1 / 2 + 1 / 3, 1 / 3, 1 / 3 + 1 / 2, 1 / 2], tolerance: 1e-6, "adaptive backward")
+      gradInput, [1 / 2, 1 / 2 + 1 / 3, 1 / 3, 1 / 3 + 1 / 2, 1 / 2] as [Float], relative: 1e-6,
+      absolute: 1e-6,
+      "adaptive backward")
   }
 
   func testAdaptiveToSameSizeIsIdentity() {

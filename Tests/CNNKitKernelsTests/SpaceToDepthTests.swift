@@ -1,4 +1,5 @@
 import CNNKitKernels
+import CNNKitTestSupport
 import XCTest
 
 /// Strided convolutions through space-to-depth (phase images + a stride-1 convolution) against the
@@ -68,7 +69,9 @@ final class SpaceToDepthTests: XCTestCase {
         var actual = [Float](repeating: .nan, count: s.outputCount)
         conv2dSpaceToDepthForward(s, input: input, weight: weight, bias: bias, output: &actual)
         let depth = s.inChannels * s.kernelHeight * s.kernelWidth
-        assertClose(actual, expected, tolerance: 2e-6 * Float(depth + 8), "forward \(label(s))\(chunking)")
+        assertClose(
+          actual, expected, relative: 2e-6 * Double(depth + 8), absolute: 2e-6 * Double(depth + 8),
+          "forward \(label(s))\(chunking)")
       }
     }
   }
@@ -85,7 +88,8 @@ final class SpaceToDepthTests: XCTestCase {
         conv2dSpaceToDepthBackwardInput(s, gradOutput: gradOutput, weight: weight, gradInput: &actual)
         let depth = s.outChannels * s.kernelHeight * s.kernelWidth
         assertClose(
-          actual, expected, tolerance: 2e-6 * Float(depth + 8), "backward input \(label(s))\(chunking)")
+          actual, expected, relative: 2e-6 * Double(depth + 8), absolute: 2e-6 * Double(depth + 8),
+          "backward input \(label(s))\(chunking)")
       }
     }
   }
@@ -105,9 +109,12 @@ final class SpaceToDepthTests: XCTestCase {
         conv2dSpaceToDepthBackwardWeight(
           s, input: input, gradOutput: gradOutput, gradWeight: &actualWeight, gradBias: &actualBias)
         let depth = s.batch * s.outHeight * s.outWidth
-        let tolerance = 2e-6 * Float(depth + 8)
-        assertClose(actualWeight, expectedWeight, tolerance: tolerance, "weight \(label(s))\(chunking)")
-        assertClose(actualBias, expectedBias, tolerance: tolerance, "bias \(label(s))\(chunking)")
+        let tolerance = 2e-6 * Double(depth + 8)
+        assertClose(
+          actualWeight, expectedWeight, relative: tolerance, absolute: tolerance,
+          "weight \(label(s))\(chunking)")
+        assertClose(
+          actualBias, expectedBias, relative: tolerance, absolute: tolerance, "bias \(label(s))\(chunking)")
       }
     }
   }

@@ -16,27 +16,3 @@ struct TestRandom {
     (0..<count).map { _ in next() }
   }
 }
-
-/// Asserts `actual ≈ expected` element-wise within `tolerance · max(1, |expected|)`.
-func assertClose(
-  _ actual: [Float], _ expected: [Float], tolerance: Float, _ message: @autoclosure () -> String,
-  file: StaticString = #filePath, line: UInt = #line
-) {
-  XCTAssertEqual(actual.count, expected.count, message(), file: file, line: line)
-  var worst: Float = 0
-  var worstIndex = -1
-  for i in 0..<min(actual.count, expected.count) {
-    let error = abs(actual[i] - expected[i]) / max(1, abs(expected[i]))
-    // NaN must fail, so compare in the negated form.
-    if !(error <= worst) {
-      worst = error
-      worstIndex = i
-      if error.isNaN { break }
-    }
-  }
-  if !(worst <= tolerance) {
-    XCTFail(
-      "\(message()): element \(worstIndex) is \(actual[worstIndex]), expected \(expected[worstIndex])"
-        + " (relative error \(worst) > \(tolerance))", file: file, line: line)
-  }
-}

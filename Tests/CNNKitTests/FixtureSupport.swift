@@ -14,6 +14,12 @@ enum Fixtures {
     try SafeTensorsFile(path: folder + "/" + name + ".safetensors")
   }
 
+  /// How far an op's output or gradient may be from PyTorch's: float32 on both sides, but different
+  /// summation orders (and, for some ops, different algorithms), so a small relative slack plus an
+  /// absolute one for values near zero.
+  static let relative = 1e-4
+  static let absolute = 1e-5
+
   /// Names of every fixture file.
   static func names() throws -> [String] {
     try FileManager.default.contentsOfDirectory(atPath: folder)
@@ -56,26 +62,4 @@ extension SafeTensorsFile {
     guard let text = metadata[key], let data = text.data(using: .utf8) else { return nil }
     return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? T
   }
-}
-
-/// Asserts `actual ≈ expected` elementwise within `relative`·|expected| + `absolute`.
-func assertClose(
-  _ actual: Tensor, _ expected: Tensor, relative: Float = 1e-4, absolute: Float = 1e-5, _ label: String,
-  file: StaticString = #filePath, line: UInt = #line
-) {
-  XCTAssertEqual(actual.count, expected.count, "\(label): element count", file: file, line: line)
-  guard actual.count == expected.count else { return }
-  var worst: Float = 0
-  var worstIndex = 0
-  for i in 0..<actual.count {
-    let excess = abs(actual.data[i] - expected.data[i]) - (relative * abs(expected.data[i]) + absolute)
-    if excess > worst {
-      worst = excess
-      worstIndex = i
-    }
-  }
-  XCTAssertEqual(
-    worst, 0,
-    "\(label): element \(worstIndex) is \(actual.data[worstIndex]), PyTorch has \(expected.data[worstIndex])",
-    file: file, line: line)
 }

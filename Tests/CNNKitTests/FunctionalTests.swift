@@ -1,4 +1,5 @@
 import CNNKit
+import CNNKitTestSupport
 import XCTest
 
 /// Forward values against hand computations, autograd bookkeeping, meta tensors and shape errors.
@@ -51,7 +52,7 @@ final class FunctionalTests: XCTestCase {
       x, weight: w, bias: b, stride: (2, 1), padding: (1, 2), dilation: (1, 2), groups: 2)
     let expected = naiveConv2d(x, w, b, stride: (2, 1), padding: (1, 2), dilation: (1, 2), groups: 2)
     XCTAssertEqual(y.shape, expected.shape)
-    assertClose(y.scalars, expected.values, tolerance: 1e-4, "conv2d")
+    assertClose(y.scalars, expected.values, absolute: 1e-4, "conv2d")
   }
 
   func testLinearHandComputed() throws {
@@ -184,7 +185,7 @@ final class FunctionalTests: XCTestCase {
       x, runningMean: nil, runningVar: nil, weight: image([1], [2]), bias: image([1], [10]), training: true)
     let s = Float((1.25 + 1e-5).squareRoot())
     assertClose(
-      y.scalars, [-1.5, -0.5, 0.5, 1.5].map { Double(10 + 2 * $0 / s) }, tolerance: 1e-5, "γ·x̂ + β")
+      y.scalars, [-1.5, -0.5, 0.5, 1.5].map { Double(10 + 2 * $0 / s) }, absolute: 1e-5, "γ·x̂ + β")
   }
 
   func testLocalResponseNormHandComputed() throws {
@@ -243,7 +244,7 @@ final class FunctionalTests: XCTestCase {
     // softmax(0, ln 2, ln 3) = (1, 2, 3)/6; huge logits do not overflow.
     assertClose(
       Functional.softmax(image([1, 3], [0, log(2), log(3)])).scalars, [1.0 / 6, 2.0 / 6, 3.0 / 6],
-      tolerance: 1e-6,
+      absolute: 1e-6,
       "softmax")
     XCTAssertEqual(Functional.softmax(image([1, 2], [1000, 1000])).scalars, [0.5, 0.5])
     // log-softmax is the log of softmax.

@@ -138,28 +138,44 @@ func gradientCheck(
         h /= 10
       }
     }
-    let scale = numeric.map { abs($0 ?? 0) }.max() ?? 0
-    var result = InputGradientCheck(
-      name: name, mismatches: 0, skipped: 0, worstIndex: 0, worstAnalytic: 0, worstNumeric: 0, worstRatio: -1,
-      numericScale: scale, analyticScale: analytic.map(abs).max() ?? 0)
-    for i in 0..<t.count {
-      guard let n = numeric[i] else {
-        result.skipped += 1
-        continue
-      }
-      let allowed = rtol * abs(n) + atol * scale + 1e-4
-      let ratio = abs(analytic[i] - n) / allowed
-      if ratio > 1 { result.mismatches += 1 }
-      if ratio > result.worstRatio {
-        result.worstRatio = ratio
-        result.worstIndex = i
-        result.worstAnalytic = analytic[i]
-        result.worstNumeric = n
-      }
-    }
-    results.append(result)
+    results.append(compareGradients(name: name, analytic: analytic, numeric: numeric, rtol: rtol, atol: atol))
   }
   return GradientCheckReport(inputs: results)
+}
+
+/// Compares one input's autograd gradient with its difference quotients (`nil`: skipped at a kink),
+/// element by element, with `gradientCheck`'s allowance.
+///
+/// A non-finite value on either side is a mismatch with an infinite ratio. Written out because the
+/// plain form, `if ratio > 1 { mismatch }`, is false for NaN: a backward pass (or a forward pass, via
+/// the difference quotient) that produced NaN would have passed. The tensor's gradient scale is taken
+/// over finite difference quotients only, so one NaN cannot make `max` order-dependent.
+func compareGradients(
+  name: String, analytic: [Double], numeric: [Double?], rtol: Double, atol: Double
+) -> InputGradientCheck {
+  precondition(analytic.count == numeric.count, "one difference quotient per gradient element")
+  let scale = numeric.compactMap { $0 }.filter(\.isFinite).map(abs).max() ?? 0
+  var result = InputGradientCheck(
+    name: name, mismatches: 0, skipped: 0, worstIndex: 0, worstAnalytic: 0, worstNumeric: 0, worstRatio: -1,
+    numericScale: scale, analyticScale: analytic.filter(\.isFinite).map(abs).max() ?? 0)
+  for i in analytic.indices {
+    guard let n = numeric[i] else {
+      result.skipped += 1
+      continue
+    }
+    let a = analytic[i]
+    let allowed = rtol * abs(n) + atol * scale + 1e-4
+    let ratio = a.isFinite && n.isFinite ? abs(a - n) / allowed : .infinity
+    if ratio > 1 { result.mismatches += 1 }
+    // The first non-finite element stays the worst: later infinite ratios do not displace it.
+    if ratio > result.worstRatio {
+      result.worstRatio = ratio
+      result.worstIndex = i
+      result.worstAnalytic = a
+      result.worstNumeric = n
+    }
+  }
+  return result
 }
 
 /// Runs `gradientCheck` and fails the test on any mismatch, on more than `maxSkipped` elements
@@ -235,16 +251,4 @@ func naiveConv2d(
     }
   }
   return ([n, o, oh, ow], out)
-}
-
-/// Asserts two arrays agree elementwise within `tolerance`.
-func assertClose(
-  _ actual: [Float], _ expected: [Double], tolerance: Double = 1e-5, _ message: String = "",
-  file: StaticString = #filePath, line: UInt = #line
-) {
-  XCTAssertEqual(actual.count, expected.count, "\(message): element count", file: file, line: line)
-  for (i, (a, e)) in zip(actual, expected).enumerated() where abs(Double(a) - e) > tolerance {
-    XCTFail("\(message): element \(i) is \(a), expected \(e)", file: file, line: line)
-    return
-  }
 }

@@ -1,4 +1,5 @@
 import CNNKit
+import CNNKitTestSupport
 import XCTest
 
 /// Every differentiable op's backward against central differences (see `GradientCheck.swift`).
@@ -73,7 +74,7 @@ final class GradientTests: XCTestCase {
       x, runningMean: nil, runningVar: nil, weight: gamma, bias: beta, training: true)
     let frozen = try Functional.batchNorm(
       x, runningMean: m, runningVar: v, weight: gamma, bias: beta, training: false)
-    assertClose(frozen.scalars, training.scalars.map(Double.init), tolerance: 1e-5, "frozen forward")
+    assertClose(frozen.scalars, training.scalars.map(Double.init), absolute: 1e-5, "frozen forward")
 
     let report = try gradientCheck(wrt: [("x", x)]) {
       let (m, v) = frozenStatistics()
@@ -113,7 +114,7 @@ final class GradientTests: XCTestCase {
     let expected = naiveConv2d(
       x, w, b, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
     XCTAssertEqual(y.shape, expected.shape, "conv forward shape", file: file, line: line)
-    assertClose(y.scalars, expected.values, tolerance: 1e-4, "conv forward", file: file, line: line)
+    assertClose(y.scalars, expected.values, absolute: 1e-4, "conv forward", file: file, line: line)
     var wrt = [("input", x), ("weight", w)]
     if let b { wrt.append(("bias", b)) }
     assertGradientsMatch("conv2d \(c)", wrt: wrt, file: file, line: line, conv)
@@ -403,7 +404,7 @@ final class GradientTests: XCTestCase {
     let p = Functional.softmax(logits.detached()).scalars
     var expected = p.map(Double.init)
     for (r, t) in targets.enumerated() { expected[r * 5 + t] -= 1 }
-    assertClose(try XCTUnwrap(logits.grad).scalars, expected.map { $0 / 4 }, tolerance: 1e-6, "CE gradient")
+    assertClose(try XCTUnwrap(logits.grad).scalars, expected.map { $0 / 4 }, absolute: 1e-6, "CE gradient")
   }
 
   // MARK: Composites

@@ -1,4 +1,5 @@
 import CNNKit
+import CNNKitTestSupport
 import XCTest
 
 /// A module with its own parameter and buffer registered *after* a child: PyTorch still lists a
@@ -115,14 +116,14 @@ final class ModuleTests: XCTestCase {
     // Gradients accumulate until cleared ...
     try step()
     for (p, g) in zip(model.parameters(), first) {
-      assertClose(p.grad!.scalars, g!.map { 2 * Double($0) }, tolerance: 1e-5, "accumulated")
+      assertClose(p.grad!.scalars, g!.map { 2 * Double($0) }, absolute: 1e-5, "accumulated")
     }
     // ... and zeroGrad clears every one of them, nested or not.
     model.zeroGrad()
     XCTAssertTrue(model.parameters().allSatisfy { $0.grad == nil })
     try step()
     for (p, g) in zip(model.parameters(), first) {
-      assertClose(p.grad!.scalars, g!.map(Double.init), tolerance: 1e-6, "after zeroGrad")
+      assertClose(p.grad!.scalars, g!.map(Double.init), absolute: 1e-6, "after zeroGrad")
     }
     // The input never asked for a gradient.
     XCTAssertNil(x.grad)

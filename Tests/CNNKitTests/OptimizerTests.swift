@@ -1,4 +1,5 @@
 import CNNKit
+import CNNKitTestSupport
 import XCTest
 
 /// Optimiser steps against PyTorch (values from Tests/Fixtures/generate_training_values.py).
@@ -181,16 +182,6 @@ final class OptimizerTests: XCTestCase {
 
   static func flat(_ params: [Tensor]) -> [Float] { params.flatMap(\.scalars) }
 
-  func assertClose(
-    _ actual: [Float], _ expected: [Float], _ message: String, file: StaticString = #filePath,
-    line: UInt = #line
-  ) {
-    XCTAssertEqual(actual.count, expected.count, message, file: file, line: line)
-    for (i, (a, e)) in zip(actual, expected).enumerated() {
-      XCTAssertEqual(a, e, accuracy: 1e-6 * abs(e) + 1e-7, "\(message), element \(i)", file: file, line: line)
-    }
-  }
-
   func testTrajectoriesMatchPyTorch() {
     XCTAssertEqual(Set(Self.makers.keys), Set(Self.expected.keys))
     for (name, make) in Self.makers.sorted(by: { $0.key < $1.key }) {
@@ -198,7 +189,7 @@ final class OptimizerTests: XCTestCase {
       let optimizer = make(params)
       for (index, row) in Self.expected[name]!.enumerated() {
         Self.step(optimizer, index)
-        assertClose(Self.flat(params), row, "\(name) after step \(index + 1)")
+        assertClose(Self.flat(params), row, relative: 1e-6, absolute: 1e-7, "\(name) after step \(index + 1)")
       }
     }
   }
