@@ -15,9 +15,9 @@ final class CIFARResNetTests: XCTestCase {
     XCTAssertTrue(try Functional.padChannels(x, before: 0, after: 0) === x)
     XCTAssertThrowsError(try Functional.padChannels(x, before: -1, after: 2))
     XCTAssertThrowsError(try Functional.padChannels(Tensor(zeros: [4]), before: 1, after: 1))
-    XCTAssertEqual(try Functional.padChannels(Tensor(metaShape: [8, 16, 16, 16]), before: 8, after: 8).shape, [
-      8, 32, 16, 16,
-    ])
+    // Summaries trace shapes only: the meta backend widens the channel dimension.
+    let meta = try Functional.padChannels(Tensor(metaShape: [8, 16, 16, 16]), before: 8, after: 8)
+    XCTAssertEqual(meta.shape, [8, 32, 16, 16])
   }
 
   /// akamaster's lambda: `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4))`.

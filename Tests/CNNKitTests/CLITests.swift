@@ -76,7 +76,8 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(result.stdout.contains("Total params: 269,722\n"), result.stdout)
     // Shortcuts are akamaster's LambdaLayer rows: no parameters.
     XCTAssertTrue(
-      result.stdout.contains("      LambdaLayer-22           [-1, 32, 16, 16]               0\n"), result.stdout)
+      result.stdout.contains("      LambdaLayer-22           [-1, 32, 16, 16]               0\n"),
+      result.stdout)
     let tutorial = try run(["summary", "resnet-tutorial", "--format", "torchinfo"])
     XCTAssertEqual(tutorial.status, 0, tutorial.stderr)
     XCTAssertTrue(tutorial.stdout.contains("Total params: 195,738\n"), tutorial.stdout)

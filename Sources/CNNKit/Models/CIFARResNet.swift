@@ -139,7 +139,8 @@ public final class CIFARResNet: Module {
   /// `ZooError.invalidOption` for another.
   public convenience init(depth: Int, classes: Int = 10) throws {
     guard depth >= 8, (depth - 2) % 6 == 0 else {
-      throw ZooError.invalidOption("a CIFAR ResNet's depth must be 6n + 2 (20, 32, 44, 56, 110, …), got \(depth)")
+      throw ZooError.invalidOption(
+        "a CIFAR ResNet's depth must be 6n + 2 (20, 32, 44, 56, 110, …), got \(depth)")
     }
     self.init(blocksPerStage: (depth - 2) / 6, classes: classes)
   }
