@@ -70,6 +70,23 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(batched.stdout.contains("Input size (MB): 4.59\n"))
   }
 
+  func testSummaryOfTheCIFARResNets() throws {
+    let result = try run(["summary", "resnet20"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("Total params: 269,722\n"), result.stdout)
+    // Shortcuts are akamaster's LambdaLayer rows: no parameters.
+    XCTAssertTrue(
+      result.stdout.contains("      LambdaLayer-22           [-1, 32, 16, 16]               0\n"),
+      result.stdout)
+    let tutorial = try run(["summary", "resnet-tutorial", "--format", "torchinfo"])
+    XCTAssertEqual(tutorial.status, 0, tutorial.stderr)
+    XCTAssertTrue(tutorial.stdout.contains("Total params: 195,738\n"), tutorial.stdout)
+    let list = try run(["list"])
+    for name in ["resnet20", "resnet110", "resnet-tutorial"] {
+      XCTAssertTrue(list.stdout.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, name)
+    }
+  }
+
   func testListIncludesAlexNet() throws {
     for command in ["list", "models"] {
       let result = try run([command])

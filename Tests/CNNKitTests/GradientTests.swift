@@ -232,6 +232,29 @@ final class GradientTests: XCTestCase {
     }
   }
 
+  func testPadChannels() throws {
+    var data = TestData(seed: 33)
+    // NCHW as the option-A shortcut uses it, uneven padding, and a rank-2 input.
+    for (shape, before, after) in [([2, 3, 2, 3], 1, 2), ([1, 2, 3, 3], 0, 3), ([3, 4], 2, 0)] {
+      let x = data.normal(shape)
+      assertGradientsMatch("pad_channels \(shape) (\(before), \(after))", wrt: [("input", x)]) {
+        try Functional.padChannels(x, before: before, after: after)
+      }
+    }
+  }
+
+  func testAvgPool2dOneByOneStrideTwoIsStridedSlicing() throws {
+    // The CIFAR ResNets' x[:, :, ::2, ::2], odd sizes included: the gradient lands on the picked
+    // positions only.
+    var data = TestData(seed: 34)
+    for shape in [[2, 2, 6, 6], [1, 3, 5, 7]] {
+      let x = data.normal(shape)
+      assertGradientsMatch("avg_pool2d 1×1/2 \(shape)", wrt: [("input", x)]) {
+        try Functional.avgPool2d(x, kernel: (1, 1), stride: (2, 2))
+      }
+    }
+  }
+
   func testAdaptiveAvgPool2d() throws {
     var data = TestData(seed: 32)
     let cases: [(input: (Int, Int), output: (Int, Int))] = [

@@ -58,6 +58,18 @@ final class ModelZooTests: XCTestCase {
     "resnet50": Figures(parameters: 25_557_032, macs: 4_089_184_256),
     "resnet101": Figures(parameters: 44_549_160, macs: 7_801_405_440),
     "resnet152": Figures(parameters: 60_192_808, macs: 11_513_626_624),
+    // CIFAR ResNet-(6n+2), 10 classes: 97,216·n − 21,926 parameters (stem 464 + linear 650; stage
+    // blocks 4,672 / 18,560 / 73,984; the first block of stages 2 and 3 13,952 and 55,552). MACs: the
+    // stem 442,368, 6n − 1 convolutions' worth of 2,359,296 (every 3×3 conv past the stem does that
+    // much, the two strided ones that widen half), linear 640.
+    "resnet20": Figures(parameters: 269_722, macs: 40_551_040),
+    "resnet32": Figures(parameters: 464_154, macs: 68_862_592),
+    "resnet44": Figures(parameters: 658_586, macs: 97_174_144),
+    "resnet56": Figures(parameters: 853_018, macs: 125_485_696),
+    "resnet110": Figures(parameters: 1_727_962, macs: 252_887_680),
+    // 464 + 9,344 + 37,184 + 148,096 + 650 (torchsummary's total); MACs: stem 442,368, each stage
+    // 4 × 2,359,296 (the 3×3 downsample convs count), fc 640.
+    "resnet-tutorial": Figures(parameters: 195_738, macs: 28_754_560),
   ]
 
   /// Extra checks on the model `testEveryZooModel` built for `name`.

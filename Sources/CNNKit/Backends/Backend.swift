@@ -31,6 +31,11 @@ protocol Backend: AnyObject {
   /// A tensor of `shape` holding the one element of `value` everywhere (the sum's backward).
   func broadcast(_ value: Tensor, to shape: [Int]) throws -> Tensor
 
+  /// `x` [N, C, …] between `before` and `after` zero channels: [N, before + C + after, …].
+  func padChannels(_ x: Tensor, before: Int, after: Int) throws -> Tensor
+  /// Channels `start ..< start + count` of `x` [N, C, …] as a tensor of their own (the pad's backward).
+  func narrowChannels(_ x: Tensor, start: Int, count: Int) throws -> Tensor
+
   /// `max(x, 0)`; keeps what the backward needs when `keepForBackward`.
   func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?)
   /// The ReLU's input gradient; may write into `gradient` when `owned` (the pass owns it).

@@ -62,6 +62,10 @@ public enum DeviceCheck {
       Case(name: "avg_pool2d(count_include_pad off)", shapes: [[2, 3, 11, 12]], differentiable: [true]) {
         try f.avgPool2d($0[0], kernel: (3, 3), stride: (2, 2), padding: (1, 1), countIncludePad: false)
       },
+      // The CIFAR ResNets' option-A shortcut: x[:, :, ::2, ::2], then zero channels on both sides.
+      Case(name: "avg_pool2d(1, 2) + pad_channels", shapes: [[3, 4, 9, 8]], differentiable: [true]) {
+        try f.padChannels(f.avgPool2d($0[0], kernel: (1, 1), stride: (2, 2)), before: 2, after: 3)
+      },
       Case(name: "adaptive_avg_pool2d(6×6)", shapes: [[2, 3, 13, 11]], differentiable: [true]) {
         try f.adaptiveAvgPool2d($0[0], outputSize: (6, 6))
       },

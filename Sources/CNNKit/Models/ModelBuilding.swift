@@ -70,6 +70,15 @@ enum WeightInit {
     conv.bias?.fill(0)
   }
 
+  /// `kaiming_normal_(w)` with PyTorch's defaults (mode "fan_in", `leaky_relu` with a = 0, so gain
+  /// √2): N(0, 2 / fan_in), fan_in being the weight's elements per output (in_channels/groups · kh · kw
+  /// for a convolution, in_features for a linear layer). Biases are left as they are.
+  static func kaimingNormalFanIn(_ weight: Tensor) {
+    let fanIn = weight.count / max(weight.shape[0], 1)
+    let std = (2 / Float(fanIn)).squareRoot()
+    GlobalRandom.with { rng in weight.fillNormal(std: std, using: &rng) }
+  }
+
   /// Weight N(0, std²) and a constant bias, as the AlexNet paper and torchvision's VGG classifier do.
   static func normal(_ weight: Tensor, std: Float, bias: Tensor?, biasValue: Float = 0) {
     GlobalRandom.with { rng in weight.fillNormal(std: std, using: &rng) }

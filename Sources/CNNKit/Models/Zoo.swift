@@ -36,7 +36,8 @@ public struct ZooEntry {
 /// that the input survives every kernel and pool (on a shape-only pass); a violation is a
 /// `ZooError.invalidOption` naming the model.
 public enum Zoo {
-  /// All entries in listing order: LeNet, AlexNet variants, VGG, ResNet.
+  /// All entries in listing order: LeNet, AlexNet variants, VGG, torchvision's ResNets, then the
+  /// CIFAR ResNets (He et al.'s 6n+2 family and pytorch-tutorial's).
   public static let entries: [ZooEntry] =
     [
       entry(
@@ -83,6 +84,21 @@ public enum Zoo {
         input: [3, 224, 224], classes: 1000
       ) { classes, _, _ in try ResNet(depth: depth, classes: classes) }
     }
+    + CIFARResNet.depths.map { depth in
+      entry(
+        "resnet\(depth)",
+        "He et al. 2016 CIFAR ResNet-\(depth): \((depth - 2) / 6) basic blocks per stage at 16-32-64, "
+          + "zero-padding (option A) shortcuts",
+        input: [3, 32, 32], classes: 10
+      ) { classes, _, _ in try CIFARResNet(depth: depth, classes: classes) }
+    }
+    + [
+      entry(
+        "resnet-tutorial",
+        "pytorch-tutorial's CIFAR-10 ResNet: blocks 2-2-2 at 16-32-64, 3×3 conv + BN shortcuts, AvgPool 8",
+        input: [3, 32, 32], classes: 10
+      ) { classes, h, w in try TutorialResNet(classes: classes, inputSize: (h, w)) }
+    ]
 
   /// `vgg11` … `vgg19`, `vgg11_bn` …, `vgg11-cifar` …, `vgg11_bn-cifar` …
   private static func vggEntries(head: VGG.Head, batchNorm: Bool) -> [ZooEntry] {

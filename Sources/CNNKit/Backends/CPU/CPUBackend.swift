@@ -48,6 +48,37 @@ final class CPUBackend: Backend, @unchecked Sendable {
     Tensor(repeating: value.storage.readOnlyPointer[0], shape: shape)
   }
 
+  // MARK: Channel padding
+
+  func padChannels(_ x: Tensor, before: Int, after: Int) throws -> Tensor {
+    let (batch, channels) = (x.shape[0], x.shape[1])
+    let plane = x.shape.dropFirst(2).reduce(1, *)
+    let wide = before + channels + after
+    let out = Tensor(uninitializedShape: [batch, wide] + x.shape.dropFirst(2))
+    let source = x.storage.readOnlyPointer
+    let target = out.data
+    // Per sample the channels are one contiguous run: zeros, the input's run, zeros.
+    for n in 0..<batch {
+      let row = target + n * wide * plane
+      row.update(repeating: 0, count: before * plane)
+      (row + before * plane).update(from: source + n * channels * plane, count: channels * plane)
+      (row + (before + channels) * plane).update(repeating: 0, count: after * plane)
+    }
+    return out
+  }
+
+  func narrowChannels(_ x: Tensor, start: Int, count: Int) throws -> Tensor {
+    let (batch, channels) = (x.shape[0], x.shape[1])
+    let plane = x.shape.dropFirst(2).reduce(1, *)
+    let out = Tensor(uninitializedShape: [batch, count] + x.shape.dropFirst(2))
+    let source = x.storage.readOnlyPointer
+    let target = out.data
+    for n in 0..<batch {
+      (target + n * count * plane).update(from: source + (n * channels + start) * plane, count: count * plane)
+    }
+    return out
+  }
+
   // MARK: Activations and losses
 
   func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?) {

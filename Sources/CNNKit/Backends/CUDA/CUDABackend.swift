@@ -72,6 +72,40 @@ final class CUDABackend: Backend, @unchecked Sendable {
       [.pointer(address(tensor)), .float(value), .int64(Int64(tensor.count))])
   }
 
+  // MARK: Channel padding
+
+  // Each sample's channels are one contiguous run, so both directions are a device-to-device copy
+  // per sample (plus one fill for the zeros): no kernel of their own. Copies and kernels share the
+  // default stream, so the fill is done before the copies land.
+
+  func padChannels(_ x: Tensor, before: Int, after: Int) throws -> Tensor {
+    let (batch, channels) = (x.shape[0], x.shape[1])
+    let plane = x.shape.dropFirst(2).reduce(1, *)
+    let wide = before + channels + after
+    let out = try empty([batch, wide] + x.shape.dropFirst(2))
+    try fill(out, 0)
+    let floatBytes = MemoryLayout<Float>.stride
+    for n in 0..<batch {
+      try context.copyOnDevice(
+        address(x) + UInt64(n * channels * plane * floatBytes),
+        address(out) + UInt64((n * wide + before) * plane * floatBytes), bytes: channels * plane * floatBytes)
+    }
+    return out
+  }
+
+  func narrowChannels(_ x: Tensor, start: Int, count: Int) throws -> Tensor {
+    let (batch, channels) = (x.shape[0], x.shape[1])
+    let plane = x.shape.dropFirst(2).reduce(1, *)
+    let out = try empty([batch, count] + x.shape.dropFirst(2))
+    let floatBytes = MemoryLayout<Float>.stride
+    for n in 0..<batch {
+      try context.copyOnDevice(
+        address(x) + UInt64((n * channels + start) * plane * floatBytes),
+        address(out) + UInt64(n * count * plane * floatBytes), bytes: count * plane * floatBytes)
+    }
+    return out
+  }
+
   // MARK: Element-wise
 
   private func binary(_ kernel: String, _ a: Tensor, _ b: Tensor) throws -> Tensor {

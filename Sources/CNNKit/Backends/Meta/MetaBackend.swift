@@ -22,6 +22,17 @@ final class MetaBackend: Backend, @unchecked Sendable {
   func sum(_ x: Tensor) throws -> Tensor { meta([1]) }
   func broadcast(_ value: Tensor, to shape: [Int]) throws -> Tensor { meta(shape) }
 
+  func padChannels(_ x: Tensor, before: Int, after: Int) throws -> Tensor {
+    var shape = x.shape
+    shape[1] += before + after
+    return meta(shape)
+  }
+  func narrowChannels(_ x: Tensor, start: Int, count: Int) throws -> Tensor {
+    var shape = x.shape
+    shape[1] = count
+    return meta(shape)
+  }
+
   func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?) {
     (meta(x.shape), nil)
   }
