@@ -17,10 +17,12 @@ extension Functional {
     if before == 0 && after == 0 { return input }
     let backend = try Backends.backend("pad_channels", input)
     let channels = input.shape[1]
-    return try backend.padChannels(input, before: before, after: after).recording("pad_channels", [input]) {
-      g in
-      // The added channels are constants: the input's gradient is the gradient's middle channels.
-      Backends.inBackward { [try backend.narrowChannels(g, start: before, count: channels)] }
+    return try OperationTracer.record(.padChannels(before: before, after: after), inputs: [input]) {
+      try backend.padChannels(input, before: before, after: after).recording("pad_channels", [input]) {
+        g in
+        // The added channels are constants: the input's gradient is the gradient's middle channels.
+        Backends.inBackward { [try backend.narrowChannels(g, start: before, count: channels)] }
+      }
     }
   }
 }

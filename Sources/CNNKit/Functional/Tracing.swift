@@ -29,6 +29,8 @@ public enum TracedOperation: Sendable {
   /// Average pooling.
   case avgPool2d(
     kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), ceilMode: Bool, countIncludePad: Bool)
+  /// `padChannels`: zero channels before and after the input's.
+  case padChannels(before: Int, after: Int)
   /// Adaptive average pooling from the input's size to `outputSize` (recorded even when the two are
   /// equal and the op is the identity: the size the model was traced at then matters to a reader).
   case adaptiveAvgPool2d(outputSize: (Int, Int))

@@ -349,6 +349,14 @@ extension GraphBuilder {
           .ints("pads", [padding.0, padding.1, padding.0, padding.1]), .int("ceil_mode", ceilMode ? 1 : 0),
           .int("count_include_pad", countIncludePad ? 1 : 0),
         ])
+    case .padChannels(let before, let after):
+      // ONNX pads list every axis's begin, then every axis's end.
+      let rank = call.inputs[0].shape.count
+      var pads = [Int64](repeating: 0, count: 2 * rank)
+      pads[1] = Int64(before)
+      pads[rank + 1] = Int64(after)
+      let p = int64Constant("pads", pads)
+      node("Pad", inputs + [p], resultName(call.output, "pad"), [.string("mode", "constant")])
     case .adaptiveAvgPool2d(let size):
       let (h, w) = (call.inputs[0].shape[2], call.inputs[0].shape[3])
       if size == (1, 1) {
@@ -435,6 +443,14 @@ extension Onnx_AttributeProto {
       $0.name = name
       $0.type = .float
       $0.f = value
+    }
+  }
+
+  fileprivate static func string(_ name: String, _ value: String) -> Onnx_AttributeProto {
+    .with {
+      $0.name = name
+      $0.type = .string
+      $0.s = Data(value.utf8)
     }
   }
 
