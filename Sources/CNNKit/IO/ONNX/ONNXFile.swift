@@ -8,6 +8,11 @@ public struct ONNXFile {
   public struct Value: Sendable, Equatable {
     public let name: String
     public let dimensions: [String]
+
+    public init(name: String, dimensions: [String]) {
+      self.name = name
+      self.dimensions = dimensions
+    }
   }
 
   /// The whole model.
