@@ -3,7 +3,9 @@
 # its epoch img/s against `cnnkit bench --mode train` (the bare step on random data), interleaved
 # round by round so both see the same machine. Real data from ../shared/datasets.
 #   bash Benchmarks/train_overhead.sh [rounds] [cnnkit binary]
-# Prints one line per run and the median ratio train/bench per model.
+# Prints one line per run and, per model, the median over rounds of train's epoch img/s divided by
+# bench's median-step img/s and by bench's sustained img/s (all timed images over all timed seconds,
+# which is what an epoch's figure is).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
@@ -18,16 +20,22 @@ for c in "${cases[@]}"; do
   dir=$data/$([ "$dataset" = cifar10 ] && echo cifar-10 || echo "$dataset")
   steps=$((images / batch))
   for r in $(seq "$rounds"); do
-    b=$("$cnnkit" bench --model "$model" --batch "$batch" --iterations "$steps" --warmup 3 --peak 1 |
-      awk -v b="$batch" '$1 == b { print $2 }')
+    json=$("$cnnkit" bench --model "$model" --batch "$batch" --iterations "$steps" --warmup 3 --peak 1 | grep '^{')
+    median=$(sed 's/.*"img_s_median":\([0-9.]*\).*/\1/' <<<"$json")
+    mean=$(sed 's/.*"img_s_mean":\([0-9.]*\).*/\1/' <<<"$json")
     t=$("$cnnkit" train --model "$model" --dataset "$dataset" --data-dir "$dir" -b "$batch" --epochs 1 \
       --train-subset "$images" --val-subset "$batch" --output-dir "$out/run" --overwrite |
       sed -n 's/.* - \([0-9.]*\) img\/s.*/\1/p' | tail -1)
-    echo "$model b$batch round $r: bench $b img/s, train $t img/s, ratio $(echo "$t / $b" | bc -l | cut -c1-5)"
+    printf '%s b%s round %s: bench median %.0f mean %.0f img/s, train %s img/s, ratio %.3f (to median) %.3f (to mean)\n' \
+      "$model" "$batch" "$r" "$median" "$mean" "$t" "$(echo "$t / $median" | bc -l)" "$(echo "$t / $mean" | bc -l)"
   done
 done | tee "$out/log"
+# Medians over rounds of each ratio.
 for m in $(awk '{ print $1 "_" $2 }' "$out/log" | sort -u); do
-  ratios=$(grep "^${m/_/ } " "$out/log" | sed 's/.*ratio //' | sort -n)
-  n=$(echo "$ratios" | wc -l)
-  echo "${m/_/ }: median ratio train/bench $(echo "$ratios" | sed -n "$(((n + 1) / 2))p") over $n rounds"
+  rows=$(grep "^${m/_/ } " "$out/log")
+  n=$(echo "$rows" | wc -l)
+  middle() { sort -n | sed -n "$(((n + 1) / 2))p"; }
+  toMedian=$(echo "$rows" | sed 's/.*ratio \([0-9.]*\) (to median).*/\1/' | middle)
+  toMean=$(echo "$rows" | sed 's/.*(to median) \([0-9.]*\) (to mean).*/\1/' | middle)
+  echo "${m/_/ }: train/bench median over $n rounds: $toMedian of bench's median step, $toMean of its sustained rate"
 done

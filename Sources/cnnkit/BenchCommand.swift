@@ -159,6 +159,8 @@ struct BenchCommand: ParsableCommand {
         "framework": "cnnkit", "model": model, "mode": mode, "batch": b, "threads": Parallel.threadCount,
         "device": device.description,
         "img_s_median": median, "img_s_min": rates.first!, "img_s_max": rates.last!, "gflops_median": gflops,
+        // Sustained throughput (all timed images over all timed seconds), as an epoch reports it.
+        "img_s_mean": Double(b * seconds.count) / seconds.reduce(0, +),
         "percent_of_peak": percent, "peak_gflops": peakGFLOPS, "isa": GEMMKernelInfo.isa, "max_rss_mib": rss,
       ]
       let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
