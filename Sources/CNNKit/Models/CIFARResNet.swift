@@ -167,48 +167,8 @@ public final class CIFARResNet: Module {
   public override var typeName: String { "ResNet" }
 }
 
-/// pytorch-tutorial's `ResidualBlock`: 3×3 (stride) → BN → ReLU → 3×3 → BN, plus the shortcut, then
-/// ReLU, with one `relu` module called twice. Its layout is torchvision's `BasicBlock`; the tutorial's
-/// `downsample` is a 3×3 convolution + BN rather than 1×1.
-public final class TutorialResidualBlock: Module {
-  public let conv1: Conv2d
-  public let bn1: BatchNorm2d
-  public let relu: ReLU
-  public let conv2: Conv2d
-  public let bn2: BatchNorm2d
-  /// 3×3 conv (stride, no bias) + BN when the block changes shape; nil for the identity.
-  public let downsample: Sequential?
-
-  /// Creates a block `inChannels` → `outChannels`, striding in `conv1`.
-  public init(inChannels: Int, outChannels: Int, stride: Int = 1, downsample: Sequential? = nil) {
-    conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false)
-    bn1 = BatchNorm2d(outChannels)
-    relu = ReLU()
-    conv2 = Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
-    bn2 = BatchNorm2d(outChannels)
-    self.downsample = downsample
-    super.init()
-    register("conv1", conv1)
-    register("bn1", bn1)
-    register("relu", relu)
-    register("conv2", conv2)
-    register("bn2", bn2)
-    if let downsample { register("downsample", downsample) }
-  }
-
-  public override func forward(_ input: Tensor) throws -> Tensor {
-    var out = try relu(bn1(conv1(input)))
-    out = try bn2(conv2(out))
-    // The tutorial computes the shortcut after the main path too, so traces keep its call order.
-    let identity = try downsample?(input) ?? input
-    return try relu(Functional.add(out, identity))
-  }
-
-  public override var typeName: String { "ResidualBlock" }
-}
-
 /// The CIFAR-10 ResNet of pytorch-tutorial: `conv` 3×3 → 16 (no bias), `bn`, `relu`, `layer1` …
-/// `layer3` of two `TutorialResidualBlock`s at 16, 32 and 64 channels (strides 1, 2, 2), `avg_pool`
+/// `layer3` of two `ResidualBlock`s (a `BasicBlock` by that name; its `downsample` is a 3×3 convolution + BN) at 16, 32 and 64 channels (strides 1, 2, 2), `avg_pool`
 /// (`AvgPool2d(8)`) and `fc`. Every convolution is the tutorial's `conv3x3` (bias=False), so at
 /// 32×32 with 10 classes it has 195,738 parameters: 464 stem, 9,344 + 37,184 + 148,096 in the
 /// stages (the two 3×3 downsample shortcuts hold 4,672 and 18,560 of those) and 650 in `fc`.
@@ -260,12 +220,14 @@ public final class TutorialResNet: Module {
         BatchNorm2d(outChannels))
     }
     var layers: [Module] = [
-      TutorialResidualBlock(
-        inChannels: inChannels, outChannels: outChannels, stride: stride, downsample: downsample)
+      // The tutorial's `ResidualBlock` is torchvision's `BasicBlock` under another name.
+      BasicBlock(
+        inplanes: inChannels, planes: outChannels, stride: stride, downsample: downsample,
+        typeName: "ResidualBlock")
     ]
     inChannels = outChannels
     for _ in 1..<blocks {
-      layers.append(TutorialResidualBlock(inChannels: outChannels, outChannels: outChannels))
+      layers.append(BasicBlock(inplanes: outChannels, planes: outChannels, typeName: "ResidualBlock"))
     }
     return Sequential(layers)
   }

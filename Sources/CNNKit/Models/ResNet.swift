@@ -25,8 +25,18 @@ public final class BasicBlock: Module, ResidualBlock {
   /// Shortcut projection (1×1 conv + BN) when the block changes shape; nil for identity.
   public let downsample: Sequential?
 
+  private let displayName: String
+
   /// Creates a basic block `inplanes` → `planes`, striding in `conv1`.
-  public init(inplanes: Int, planes: Int, stride: Int = 1, downsample: Sequential? = nil) {
+  public convenience init(inplanes: Int, planes: Int, stride: Int = 1, downsample: Sequential? = nil) {
+    self.init(
+      inplanes: inplanes, planes: planes, stride: stride, downsample: downsample, typeName: "BasicBlock")
+  }
+
+  /// A basic block that summaries list as `typeName` (pytorch-tutorial calls the same block
+  /// `ResidualBlock`).
+  public init(inplanes: Int, planes: Int, stride: Int = 1, downsample: Sequential? = nil, typeName: String) {
+    displayName = typeName
     conv1 = Conv2d(inplanes, planes, kernelSize: 3, stride: stride, padding: 1, bias: false)
     bn1 = BatchNorm2d(planes)
     relu = ReLU()
@@ -50,6 +60,8 @@ public final class BasicBlock: Module, ResidualBlock {
     let identity = try downsample?(input) ?? input
     return try relu(Functional.add(out, identity))
   }
+
+  public override var typeName: String { displayName }
 }
 
 /// The bottleneck block of ResNet-50/101/152: 1×1 → BN → ReLU → 3×3 (stride) → BN → ReLU → 1×1 (×4
