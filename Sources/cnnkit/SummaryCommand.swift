@@ -37,7 +37,10 @@ struct SummaryCommand: ParsableCommand {
   @Option(help: "Keras table layout: tf2, legacy or keras3.")
   var kerasLayout: String = KerasReport.Layout.tf2.rawValue
 
-  @Option(help: "Keras layer numbering: legacy (conv2d_1, conv2d_2) or current (conv2d, conv2d_1); default: the layout's own.")
+  @Option(
+    help:
+      "Keras layer numbering: legacy (conv2d_1, conv2d_2) or current (conv2d, conv2d_1); default: the layout's own."
+  )
   var kerasNaming: String?
 
   @Option(help: "Name printed in Keras' `Model: \"...\"` line.")

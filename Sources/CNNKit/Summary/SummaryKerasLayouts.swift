@@ -135,7 +135,8 @@ extension KerasReport {
       var text = "│"
       for (column, width) in keras3Widths.enumerated() {
         let cell = line < wrapped[column].count ? wrapped[column][line] : ""
-        let padded = column == keras3Widths.count - 1 ? SummaryText.right(cell, width) : SummaryText.left(cell, width)
+        let padded =
+          column == keras3Widths.count - 1 ? SummaryText.right(cell, width) : SummaryText.left(cell, width)
         text += " " + padded + " │"
       }
       return text
@@ -171,7 +172,8 @@ extension KerasReport {
     }
     lines.append(Self.keras3Rule("└", "─", "┴", "┘"))
     for (label, count) in [
-      ("Total", totalParameters), ("Trainable", trainableParameters), ("Non-trainable", nonTrainableParameters),
+      ("Total", totalParameters), ("Trainable", trainableParameters),
+      ("Non-trainable", nonTrainableParameters),
     ] {
       lines.append(" \(label) params: \(SummaryText.grouped(count)) (\(Self.readableSize(count * 4)))")
     }
