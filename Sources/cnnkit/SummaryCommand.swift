@@ -10,6 +10,13 @@ struct SummaryCommand: ParsableCommand {
     discussion: """
       torchsummary prints the batch as -1 unless --batch is given; torchinfo traces a batch of 1 by \
       default; Keras always prints None. --explain adds the arithmetic behind every row.
+
+      Keras layouts (--format keras): tf2 (default) is TF 2.9-2.12's table, rows indented and long \
+      cells wrapped, as in study note 000 (`cnnkit summary alexnet-bn --format keras`); legacy is \
+      Keras 2.2's, numbered conv2d_1, conv2d_2, ..., as in study note 004 (`--keras-layout legacy`); \
+      keras3 is Keras 3's box-drawn table with sizes. Each layout numbers layers as its Keras did \
+      unless --keras-naming says otherwise, and the model is named "sequential" as Keras names a \
+      Sequential model unless --model-name says otherwise.
       """)
 
   @Argument(help: "Model name (see `cnnkit list`).")
@@ -26,6 +33,18 @@ struct SummaryCommand: ParsableCommand {
 
   @Option(help: "Table layout: torchsummary, torchinfo or keras.")
   var format: String = SummaryFormat.torchsummary.rawValue
+
+  @Option(help: "Keras table layout: tf2, legacy or keras3.")
+  var kerasLayout: String = KerasReport.Layout.tf2.rawValue
+
+  @Option(
+    help:
+      "Keras layer numbering: legacy (conv2d_1, conv2d_2) or current (conv2d, conv2d_1); default: the layout's own."
+  )
+  var kerasNaming: String?
+
+  @Option(help: "Name printed in Keras' `Model: \"...\"` line.")
+  var modelName: String = "sequential"
 
   @Option(help: "Deepest level torchinfo shows.")
   var depth: Int = 3
@@ -46,6 +65,17 @@ struct SummaryCommand: ParsableCommand {
     guard let format = SummaryFormat(rawValue: format) else {
       let choices = SummaryFormat.allCases.map(\.rawValue).joined(separator: ", ")
       throw CLIError("unknown --format '\(self.format)'; choose one of \(choices)")
+    }
+    guard let kerasLayout = KerasReport.Layout(rawValue: kerasLayout) else {
+      let choices = KerasReport.Layout.allCases.map(\.rawValue).joined(separator: ", ")
+      throw CLIError("unknown --keras-layout '\(self.kerasLayout)'; choose one of \(choices)")
+    }
+    let naming = try kerasNaming.map { word in
+      guard let naming = KerasReport.Naming(rawValue: word) else {
+        let choices = KerasReport.Naming.allCases.map(\.rawValue).joined(separator: ", ")
+        throw CLIError("unknown --keras-naming '\(word)'; choose one of \(choices)")
+      }
+      return naming
     }
     let entry: ZooEntry
     do {
@@ -70,7 +100,9 @@ struct SummaryCommand: ParsableCommand {
     } catch {
       throw CLIError("--input \(shapeText) does not fit \(model): \(error)")
     }
-    var text = trace.summary(format, batchSize: batch ?? -1, depth: depth)
+    var text = trace.summary(
+      format, batchSize: batch ?? -1, depth: depth, kerasLayout: kerasLayout, kerasNaming: naming,
+      modelName: modelName)
     if explain { text += "\n" + LayerExplanation(trace: trace).text }
     return text
   }

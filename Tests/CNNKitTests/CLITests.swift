@@ -60,14 +60,39 @@ final class CLITests: XCTestCase {
       "summary", "alexnet", "--format", "keras", "--classes", "10", "--input", "3,227,227", "--explain",
     ])
     XCTAssertEqual(keras.status, 0, keras.stderr)
-    XCTAssertTrue(keras.stdout.hasPrefix("Model: \"alex_net\"\n"))
+    XCTAssertTrue(keras.stdout.hasPrefix("Model: \"sequential\"\n"))
     XCTAssertTrue(
-      keras.stdout.contains("dense_2 (Dense)              (None, 10)                40970     \n"))
+      keras.stdout.contains("\n dense_2 (Dense)             (None, 10)                40970     \n"))
     XCTAssertTrue(keras.stdout.contains("height, width: (227 − 11 + 2·2)/4 + 1 = 56"))
     let batched = try run(["summary", "alexnet", "--batch", "8"])
     XCTAssertTrue(
       batched.stdout.contains("            Conv2d-1            [8, 64, 55, 55]          23,296\n"))
     XCTAssertTrue(batched.stdout.contains("Input size (MB): 4.59\n"))
+  }
+
+  func testSummaryKerasLayoutOptions() throws {
+    let legacy = try run([
+      "summary", "alexnet-plain", "--format", "keras", "--classes", "10", "--keras-layout", "legacy",
+    ])
+    XCTAssertEqual(legacy.status, 0, legacy.stderr)
+    XCTAssertTrue(legacy.stdout.hasPrefix(String(repeating: "_", count: 65) + "\nLayer (type) "))
+    XCTAssertTrue(
+      legacy.stdout.contains("\nmax_pooling2d_1 (MaxPooling2 (None, 27, 27, 96)        0         \n"))
+    let named = try run([
+      "summary", "alexnet-plain", "--format", "keras", "--keras-layout", "keras3", "--keras-naming", "legacy",
+      "--model-name", "alexnet",
+    ])
+    XCTAssertEqual(named.status, 0, named.stderr)
+    XCTAssertTrue(named.stdout.hasPrefix("Model: \"alexnet\"\n┏━"))
+    XCTAssertTrue(
+      named.stdout.contains(
+        "\n│ conv2d_1 (Conv2D)               │ (None, 55, 55, 96)     │        34,944 │\n"))
+    let wrong = try run(["summary", "alexnet", "--format", "keras", "--keras-layout", "tf1"])
+    XCTAssertNotEqual(wrong.status, 0)
+    XCTAssertTrue(
+      wrong.stderr.contains("unknown --keras-layout 'tf1'; choose one of tf2, legacy, keras3"), wrong.stderr)
+    let help = try run(["summary", "--help"])
+    XCTAssertTrue(help.stdout.contains("note 000"), help.stdout)
   }
 
   func testSummaryOfTheCIFARResNets() throws {

@@ -1,10 +1,12 @@
 import CNNKit
 import XCTest
 
-// Reference texts: torchsummary's AlexNet table and torchinfo's ResNet18 tables are the published
-// outputs quoted in /work/shared/reference.md (torchinfo's tests/test_output/
-// resnet18_depth_consistency.out for depth 2); the Keras table is the last `model.summary()` of the
-// study note seed 004 (Keras 2.2, names numbered from _1).
+// Reference texts: torchsummary's AlexNet table is the published output quoted in
+// /work/shared/reference.md; torchinfo's ResNet18 tables are torchinfo's own
+// tests/test_output/resnet18_depth_consistency.out (reference.md quotes it with `└─Linear: 1-10`
+// and `├─BasicBlock`, a tree torchinfo never draws: its depth-1 rows all start `├─` and deeper rows
+// all `│    …└─`); the Keras table is the last `model.summary()` of the study note seed 004 (Keras
+// 2.2, names numbered from _1). KerasSummaryTests compares the other Keras layouts.
 
 /// The zoo's resnet18 (torchvision's layout) at the 64×64 input of torchinfo's reference tables.
 private func resnet18() throws -> ResNet {
@@ -122,7 +124,7 @@ final class SummaryTests: XCTestCase {
     ├─Sequential: 1-7                        [1, 256, 4, 4]            2,099,712                  17.96%
     ├─Sequential: 1-8                        [1, 512, 2, 2]            8,393,728                  71.81%
     ├─AdaptiveAvgPool2d: 1-9                 [1, 512, 1, 1]            --                             --
-    └─Linear: 1-10                           [1, 1000]                 513,000                     4.39%
+    ├─Linear: 1-10                           [1, 1000]                 513,000                     4.39%
     ===================================================================================================================
     Total params: 11,689,512
     Trainable params: 11,689,512
@@ -147,19 +149,19 @@ final class SummaryTests: XCTestCase {
     ├─ReLU: 1-3                              [1, 64, 32, 32]           --                             --
     ├─MaxPool2d: 1-4                         [1, 64, 16, 16]           --                             --
     ├─Sequential: 1-5                        [1, 64, 16, 16]           --                             --
-    │    ├─BasicBlock: 2-1                   [1, 64, 16, 16]           73,984                      0.63%
+    │    └─BasicBlock: 2-1                   [1, 64, 16, 16]           73,984                      0.63%
     │    └─BasicBlock: 2-2                   [1, 64, 16, 16]           73,984                      0.63%
     ├─Sequential: 1-6                        [1, 128, 8, 8]            --                             --
-    │    ├─BasicBlock: 2-3                   [1, 128, 8, 8]            230,144                     1.97%
+    │    └─BasicBlock: 2-3                   [1, 128, 8, 8]            230,144                     1.97%
     │    └─BasicBlock: 2-4                   [1, 128, 8, 8]            295,424                     2.53%
     ├─Sequential: 1-7                        [1, 256, 4, 4]            --                             --
-    │    ├─BasicBlock: 2-5                   [1, 256, 4, 4]            919,040                     7.86%
+    │    └─BasicBlock: 2-5                   [1, 256, 4, 4]            919,040                     7.86%
     │    └─BasicBlock: 2-6                   [1, 256, 4, 4]            1,180,672                  10.10%
     ├─Sequential: 1-8                        [1, 512, 2, 2]            --                             --
-    │    ├─BasicBlock: 2-7                   [1, 512, 2, 2]            3,673,088                  31.42%
+    │    └─BasicBlock: 2-7                   [1, 512, 2, 2]            3,673,088                  31.42%
     │    └─BasicBlock: 2-8                   [1, 512, 2, 2]            4,720,640                  40.38%
     ├─AdaptiveAvgPool2d: 1-9                 [1, 512, 1, 1]            --                             --
-    └─Linear: 1-10                           [1, 1000]                 513,000                     4.39%
+    ├─Linear: 1-10                           [1, 1000]                 513,000                     4.39%
     ===================================================================================================================
 
     """
@@ -232,17 +234,17 @@ final class SummaryTests: XCTestCase {
     XCTAssertEqual(lines[1], "Layer (type:depth-idx)                   Output Shape              Param #")
     XCTAssertEqual(lines[3], "AlexNet                                  [1, 1000]                 --")
     XCTAssertEqual(lines[4], "├─Sequential: 1-1                        [1, 256, 6, 6]            --")
-    XCTAssertEqual(lines[5], "│    ├─Conv2d: 2-1                       [1, 64, 55, 55]           23,296")
+    XCTAssertEqual(lines[5], "│    └─Conv2d: 2-1                       [1, 64, 55, 55]           23,296")
     XCTAssertEqual(lines[17], "│    └─MaxPool2d: 2-13                   [1, 256, 6, 6]            --")
     XCTAssertEqual(lines[18], "├─AdaptiveAvgPool2d: 1-2                 [1, 256, 6, 6]            --")
-    XCTAssertEqual(lines[19], "└─Sequential: 1-3                        [1, 1000]                 --")
-    XCTAssertEqual(lines[26], "     └─Linear: 2-20                      [1, 1000]                 4,097,000")
+    XCTAssertEqual(lines[19], "├─Sequential: 1-3                        [1, 1000]                 --")
+    XCTAssertEqual(lines[26], "│    └─Linear: 2-20                      [1, 1000]                 4,097,000")
     // depth 1 folds each Sequential into one row with its whole parameter count.
     let shallow = trimmedLines(
       TorchinfoReport(trace: try ModelTrace(model: AlexNet(), inputShape: [1, 3, 224, 224]), depth: 1).text)
     XCTAssertEqual(shallow[4], "├─Sequential: 1-1                        [1, 256, 6, 6]            2,469,696")
     XCTAssertEqual(
-      shallow[6], "└─Sequential: 1-3                        [1, 1000]                 58,631,144")
+      shallow[6], "├─Sequential: 1-3                        [1, 1000]                 58,631,144")
   }
 
   func testTorchinfoResNet18MatchesPublishedTables() throws {
@@ -264,7 +266,7 @@ final class SummaryTests: XCTestCase {
     let lines = trimmedLines(report.text)
     XCTAssertEqual(lines[4], "├─Conv2d: 1-1                            [1, 8, 8, 8]              224")
     XCTAssertEqual(lines[5], "├─Conv2d: 1-2                            [1, 8, 8, 8]              (584)")
-    XCTAssertEqual(lines[6], "└─Conv2d: 1-3                            [1, 8, 8, 8]              (recursive)")
+    XCTAssertEqual(lines[6], "├─Conv2d: 1-3                            [1, 8, 8, 8]              (recursive)")
     XCTAssertEqual(report.totalParameters, 808)
     XCTAssertEqual(report.nonTrainableParameters, 584)
     // Repeated calls still cost mult-adds: (224 + 584 + 584)·64.
@@ -280,12 +282,13 @@ final class SummaryTests: XCTestCase {
     let rows = legacy.text.split(separator: "\n").map(String.init)
     XCTAssertTrue(rows.contains("max_pooling2d_1 (MaxPooling2 (None, 27, 27, 96)        0         "))
     XCTAssertTrue(rows.contains("conv2d_1 (Conv2D)            (None, 55, 55, 96)        34944     "))
-    let modern = KerasReport(trace: trace).text
-    XCTAssertTrue(modern.hasPrefix("Model: \"sequential\"\n"))
-    XCTAssertTrue(modern.contains("\nconv2d (Conv2D)              (None, 55, 55, 96)        34944     \n"))
-    XCTAssertTrue(modern.contains("\nmax_pooling2d (MaxPooling2D) (None, 27, 27, 96)        0         \n"))
-    XCTAssertTrue(modern.contains("\ndense_2 (Dense)              (None, 10)                40970     \n"))
-    XCTAssertTrue(modern.contains("\nTotal params: 58,322,314\n"))
+    // The same report in TF 2.9's layout: indented rows, a blank row after each layer.
+    let tf2 = KerasReport(trace: trace, modelName: "sequential").text(layout: .tf2)
+    XCTAssertTrue(tf2.hasPrefix("Model: \"sequential\"\n"))
+    XCTAssertTrue(tf2.contains("\n conv2d (Conv2D)             (None, 55, 55, 96)        34944     \n"))
+    XCTAssertTrue(tf2.contains("\n max_pooling2d (MaxPooling2D  (None, 27, 27, 96)       0         \n )  "))
+    XCTAssertTrue(tf2.contains("\n dense_2 (Dense)             (None, 10)                40970     \n"))
+    XCTAssertTrue(tf2.contains("\nTotal params: 58,322,314\n"))
   }
 
   func testKerasCountsBatchNormStatisticsAsNonTrainable() throws {
@@ -293,9 +296,10 @@ final class SummaryTests: XCTestCase {
     let trace = try ModelTrace(model: model, inputShape: [1, 3, 32, 32])
     let keras = KerasReport(trace: trace)
     let lines = trimmedLines(keras.text)
-    XCTAssertEqual(lines[4], "conv2d (Conv2D)              (None, 30, 30, 256)       7168")
-    XCTAssertEqual(lines[6], "batch_normalization (BatchNo (None, 30, 30, 256)       1024")
-    XCTAssertEqual(lines[8], "re_lu (ReLU)                 (None, 30, 30, 256)       0")
+    XCTAssertEqual(lines[4], " conv2d (Conv2D)             (None, 30, 30, 256)       7168")
+    XCTAssertEqual(lines[6], " batch_normalization (BatchN  (None, 30, 30, 256)      1024")
+    XCTAssertEqual(lines[7], " ormalization)")
+    XCTAssertEqual(lines[9], " re_lu (ReLU)                (None, 30, 30, 256)       0")
     XCTAssertEqual(keras.totalParameters, 8_192)
     XCTAssertEqual(keras.nonTrainableParameters, 512)
     XCTAssertTrue(

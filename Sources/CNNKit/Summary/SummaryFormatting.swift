@@ -6,7 +6,7 @@ public enum SummaryFormat: String, CaseIterable, Sendable {
   case torchsummary
   /// TylerYep/torchinfo's `summary(model, input_size=(N, C, H, W))` with its default columns.
   case torchinfo
-  /// Keras 2's `model.summary()` for the equivalent channels-last Keras model.
+  /// Keras' `model.summary()` for the equivalent channels-last Keras model (see `KerasReport.Layout`).
   case keras
 }
 
@@ -14,12 +14,20 @@ extension ModelTrace {
   /// Renders this trace in `format` with that tool's defaults.
   ///
   /// `batchSize` is torchsummary's `batch_size` argument (−1 prints as `-1` and sizes count one
-  /// sample); torchinfo and Keras take the batch from the traced input shape.
-  public func summary(_ format: SummaryFormat, batchSize: Int = -1, depth: Int = 3) -> String {
+  /// sample); torchinfo and Keras take the batch from the traced input shape. The Keras table uses
+  /// `kerasLayout`, numbers layers as `kerasNaming` says (by default as that layout's Keras did) and
+  /// names the model `modelName` (by default the snake-cased model type).
+  public func summary(
+    _ format: SummaryFormat, batchSize: Int = -1, depth: Int = 3, kerasLayout: KerasReport.Layout = .tf2,
+    kerasNaming: KerasReport.Naming? = nil, modelName: String? = nil
+  ) -> String {
     switch format {
     case .torchsummary: return TorchsummaryReport(trace: self, batchSize: batchSize).text
     case .torchinfo: return TorchinfoReport(trace: self, depth: depth).text
-    case .keras: return KerasReport(trace: self).text
+    case .keras:
+      let report = KerasReport(
+        trace: self, naming: kerasNaming ?? kerasLayout.defaultNaming, modelName: modelName)
+      return report.text(layout: kerasLayout)
     }
   }
 }

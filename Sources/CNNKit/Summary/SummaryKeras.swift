@@ -1,6 +1,7 @@
 import Foundation
 
-/// The table Keras 2's `model.summary()` would print for the channels-last Keras twin of a model.
+/// The table Keras' `model.summary()` would print for the channels-last Keras twin of a model, in
+/// the layout of Keras ≤ 2.2, TF 2.9–2.12 or Keras 3 (`text(layout:)`).
 ///
 /// How PyTorch layers map (names are Keras' snake-cased class names, numbered per name):
 /// - `Conv2d` → `conv2d (Conv2D)`, `Linear` → `dense (Dense)`, `MaxPool2d` → `max_pooling2d
@@ -18,12 +19,26 @@ import Foundation
 /// - BatchNorm counts 4·C: γ and β trainable, the moving mean and variance non-trainable; any
 ///   parameter with `requiresGrad == false` is non-trainable too.
 public struct KerasReport {
-  /// How layers are numbered.
-  public enum Naming: Sendable {
-    /// Keras ≥ 2.3 / tf.keras: `conv2d`, `conv2d_1`, `conv2d_2`, … under `Model: "name"`.
-    case modern
-    /// Keras ≤ 2.2: `conv2d_1`, `conv2d_2`, … and no `Model:` line.
+  /// How layers are numbered (the raw values are the CLI's `--keras-naming` words).
+  public enum Naming: String, CaseIterable, Sendable {
+    /// Keras ≥ 2.3, tf.keras and Keras 3: `conv2d`, `conv2d_1`, `conv2d_2`, …
+    case modern = "current"
+    /// Keras ≤ 2.2: `conv2d_1`, `conv2d_2`, … (1-based per type).
     case legacy
+  }
+
+  /// Which Keras generation's table to print (the raw values are the CLI's `--keras-layout` words).
+  public enum Layout: String, CaseIterable, Sendable {
+    /// TF 2.9–2.12's Keras 2: `Model: "name"`, rows indented one space, cells too long for their
+    /// column wrapped onto extra lines, a blank row after each layer, totals with thousands separators.
+    case tf2
+    /// Keras ≤ 2.2: no `Model:` line, cells cut at their column, `_` rules between layers.
+    case legacy
+    /// Keras 3: a box-drawn table (`┏━┳━┓`), grouped counts, totals with their float32 sizes.
+    case keras3
+
+    /// The numbering Keras used in the generation that printed this layout.
+    public var defaultNaming: Naming { self == .legacy ? .legacy : .modern }
   }
 
   /// One Keras layer.
@@ -42,7 +57,7 @@ public struct KerasReport {
 
   /// Layers in call order.
   public let rows: [Row]
-  /// The model name (`alex_net`).
+  /// The name in `Model: "…"` (`alex_net`; Keras calls a `Sequential` model `sequential`).
   public let modelName: String
   /// The numbering style.
   public let naming: Naming
@@ -141,37 +156,15 @@ public struct KerasReport {
   /// Non-trainable parameters (BatchNorm moving statistics, frozen weights).
   public var nonTrainableParameters: Int { totalParameters - trainableParameters }
 
-  /// Keras' `print_row`: each field is cut at its column stop, and the character before the next
-  /// field becomes a space, which is how `max_pooling2d_1 (MaxPooling2` loses its `D)`.
-  static func row(_ fields: [String], stops: [Int] = [29, 55, 65]) -> String {
-    var line: [Character] = []
-    for (i, field) in fields.enumerated() {
-      if i > 0 { line[line.count - 1] = " " }
-      line += Array(field)
-      if line.count > stops[i] { line.removeLast(line.count - stops[i]) }
-      line += Array(repeating: " ", count: stops[i] - line.count)
-    }
-    return String(line)
-  }
+  /// The layout `text` uses: the one Keras printed in the era of this report's numbering.
+  public var text: String { text(layout: naming == .legacy ? .legacy : .tf2) }
 
-  /// The printed table, as Keras 2 prints it (lines padded to 65 columns, ending in a newline).
-  public var text: String {
-    let underscores = String(repeating: "_", count: 65)
-    let equals = String(repeating: "=", count: 65)
-    var lines: [String] = naming == .modern ? ["Model: \"\(modelName)\""] : []
-    lines += [underscores, Self.row(["Layer (type)", "Output Shape", "Param #"]), equals]
-    for (i, r) in rows.enumerated() {
-      let shape = SummaryText.tuple(["None"] + r.outputShape.map(String.init))
-      lines.append(Self.row(["\(r.name) (\(r.className))", shape, String(r.parameters)]))
-      lines.append(i == rows.count - 1 ? equals : underscores)
+  /// The table as the Keras generation `layout` prints it, ending in a newline.
+  public func text(layout: Layout) -> String {
+    switch layout {
+    case .legacy: return legacyText
+    case .tf2: return tf2Text
+    case .keras3: return keras3Text
     }
-    if rows.isEmpty { lines.append(equals) }
-    lines += [
-      "Total params: \(SummaryText.grouped(totalParameters))",
-      "Trainable params: \(SummaryText.grouped(trainableParameters))",
-      "Non-trainable params: \(SummaryText.grouped(nonTrainableParameters))",
-      underscores,
-    ]
-    return lines.joined(separator: "\n") + "\n"
   }
 }

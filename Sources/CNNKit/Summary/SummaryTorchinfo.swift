@@ -197,22 +197,15 @@ public struct TorchinfoReport {
     ]
     var lines = [divider, line("Layer (type:depth-idx)", columns.map { titles[$0]! }), divider]
 
-    let shown = rows.filter { $0.depth <= depth }
-    // Whether each shown row has a later sibling: the next shown row not nested under it is at its depth.
-    var hasNextSibling = [Bool](repeating: false, count: shown.count)
-    for i in shown.indices {
-      var j = i + 1
-      while j < shown.count, shown[j].depth > shown[i].depth { j += 1 }
-      hasNextSibling[i] = j < shown.count && shown[j].depth == shown[i].depth
-    }
-    var openAncestors: [Int: Bool] = [:]
-    for (i, row) in shown.enumerated() {
+    // torchinfo's `get_start_str` draws no real tree: every depth-1 row gets `├─` (the last one
+    // too), and every deeper row gets `│    ` per level above it and `└─`, last child or not.
+    for row in rows where row.depth <= depth {
       var prefix = ""
-      if row.depth > 0 {
-        for d in 1..<row.depth { prefix += openAncestors[d] == true ? "│    " : "     " }
-        prefix += hasNextSibling[i] ? "├─" : "└─"
+      if row.depth == 1 {
+        prefix = "├─"
+      } else if row.depth > 1 {
+        prefix = String(repeating: "│    ", count: row.depth - 1) + "└─"
       }
-      openAncestors[row.depth] = hasNextSibling[i]
       let reached = row.depth == depth
       let values: [String] = columns.map {
         switch $0 {
