@@ -95,7 +95,7 @@ struct BenchCommand: ParsableCommand {
       return
     }
     let batches = try parseBatches()
-    let entry = try CLIError.wrap { try Zoo.entry(named: model) }
+    let entry = try CLIError.wrap { try Zoo.resolve(model) }
     let chw = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
     let classCount = classes ?? entry.defaultClasses
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: chw) }

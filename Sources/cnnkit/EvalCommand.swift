@@ -61,7 +61,7 @@ struct EvalCommand: ParsableCommand {
     let model = try trained.modelName(model, fallback: "alexnet-mnist")
     let classCount = classes ?? trained.metadata.classes ?? data.classNames.count
     if let classes, classes < 1 { throw CLIError("--classes must be at least 1, got \(classes)") }
-    let entry = try CLIError.wrap { try Zoo.entry(named: model) }
+    let entry = try CLIError.wrap { try Zoo.resolve(model) }
     let modelInput = try input.map(SummaryCommand.parseShape) ?? trained.metadata.input ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: modelInput) }
     trained.warn(try trained.load(into: network, strict: !nonStrict))

@@ -51,7 +51,7 @@ struct ExportCommand: ParsableCommand {
       if format == "safetensors", input != nil || foldBN {
         throw CLIError("\(input != nil ? "--input" : "--fold-bn") applies to --format onnx only")
       }
-      let entry = try CLIError.wrap { try Zoo.entry(named: model) }
+      let entry = try CLIError.wrap { try Zoo.resolve(model) }
       let shape = try input.map(SummaryCommand.parseShape) ?? entry.defaultInput
       GlobalRandom.manualSeed(seed)
       let network = try CLIError.wrap { try Zoo.build(model, classes: classes, input: shape) }

@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
     guard top >= 1 else { throw CLIError("--top must be at least 1, got \(top)") }
     let trained = try TrainedWeights(path: weights, model: model)
     let model = try trained.modelName(model, fallback: nil)
-    let entry = try CLIError.wrap { try Zoo.entry(named: model) }
+    let entry = try CLIError.wrap { try Zoo.resolve(model) }
     let classCount = classes ?? trained.metadata.classes ?? entry.defaultClasses
     let modelInput = try input.map(SummaryCommand.parseShape) ?? trained.metadata.input ?? entry.defaultInput
     let network = try CLIError.wrap { try Zoo.build(model, classes: classCount, input: modelInput) }

@@ -79,7 +79,7 @@ struct SummaryCommand: ParsableCommand {
     }
     let entry: ZooEntry
     do {
-      entry = try Zoo.entry(named: model)
+      entry = try Zoo.resolve(model)
     } catch {
       throw CLIError("\(error)")
     }

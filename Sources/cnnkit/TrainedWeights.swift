@@ -12,7 +12,7 @@ struct TrainedWeights {
   /// Reads the metadata of `path`. A `--model` flag is checked first, so a misspelt name is reported
   /// as such even when the weights file is also wrong.
   init(path: String, model: String?) throws {
-    if let model { try CLIError.wrap { _ = try Zoo.entry(named: model) } }
+    if let model { try CLIError.wrap { _ = try Zoo.resolve(model) } }
     self.path = path
     metadata = try CLIError.wrap { try ModelMetadata.read(from: path) }
   }

@@ -45,11 +45,11 @@ struct TrainingRun {
       throw CLIError("--label-smoothing must be in [0, 1), got \(smoothing)")
     }
     let choices = try preprocessingChoices()
-    let entry = try CLIError.wrap { try Zoo.entry(named: modelName) }
+    let entry = try CLIError.wrap { try Zoo.resolve(modelName) }
     let modelInput = try options.string("input").map(SummaryCommand.parseShape) ?? entry.defaultInput
 
     // The output folder before anything heavy: a typo or a finished run is found in a second.
-    let outputDirectory = options.string("output-dir") ?? "runs/\(modelName)-\(datasetName)"
+    let outputDirectory = options.string("output-dir") ?? "runs/\(entry.name)-\(datasetName)"
     let resumePath = options.string("resume").map(BuiltInData.checkpointPath)
     do {
       try RunFolder.prepare(

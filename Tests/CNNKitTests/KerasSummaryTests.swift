@@ -6,28 +6,9 @@ import XCTest
 // (../shared/seeds) and the Keras 3 output in ../shared/reference.md, read at test time so the
 // comparison is with the notes themselves; each test skips when the shared folder is absent.
 
-/// Text of a file under `<repo>/../shared`, or a skip when it is missing.
-private func sharedText(_ relativePath: String) throws -> String {
-  let url = SharedDatasets.repositoryRoot.appendingPathComponent("../shared/" + relativePath).standardized
-  guard let data = FileManager.default.contents(atPath: url.path) else {
-    throw XCTSkip("shared file \(url.path) is absent")
-  }
-  return String(decoding: data, as: UTF8.self)
-}
-
-/// The study note whose file name starts with `number` (`000_…txt`).
-private func seed(_ number: String) throws -> String {
-  let folder = SharedDatasets.repositoryRoot.appendingPathComponent("../shared/seeds").standardized.path
-  let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-  guard let name = names.sorted().first(where: { $0.hasPrefix(number + "_") }) else {
-    throw XCTSkip("no seed \(number) in \(folder)")
-  }
-  return try sharedText("seeds/" + name)
-}
-
-private func lines(_ text: String) -> [String] {
-  text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-}
+private func sharedText(_ relativePath: String) throws -> String { try StudyNotes.sharedText(relativePath) }
+private func seed(_ number: String) throws -> String { try StudyNotes.seed(number) }
+private func lines(_ text: String) -> [String] { StudyNotes.lines(text) }
 
 /// The zoo's `name` traced on `input` (C, H, W) with a batch of one.
 private func zooTrace(_ name: String, classes: Int? = nil, input: [Int]) throws -> ModelTrace {

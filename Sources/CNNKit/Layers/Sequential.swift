@@ -18,8 +18,15 @@ public final class Sequential: Module {
   public override var isContainer: Bool { true }
 
   public override func forward(_ input: Tensor) throws -> Tensor {
+    try Self.run(layers, on: input)
+  }
+
+  /// Runs `layers` in order on `input`. Layers for which `hidden` is true are applied as plain
+  /// functions, with no call hooks, as `F.relu(x)` has none in PyTorch (so no summary row).
+  static func run(_ layers: [Module], on input: Tensor, hidden: (Int) -> Bool = { _ in false }) throws
+    -> Tensor
+  {
     var x = input
-    let layers = self.layers
     var i = 0
     while i < layers.count {
       // Conv2d then ReLU run as one op (one activation buffer) unless someone observes each layer.
@@ -30,7 +37,9 @@ public final class Sequential: Module {
         i += 2
         continue
       }
-      x = try layers[i](x)
+      let layer = layers[i]
+      let current = x
+      x = try hidden(i) ? layer.namingErrors { try layer.forward(current) } : layer(current)
       i += 1
     }
     return x

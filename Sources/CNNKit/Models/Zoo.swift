@@ -168,9 +168,16 @@ public enum Zoo {
     return entry
   }
 
-  /// Builds model `name` with `classes` outputs (default: the model's own) for input (C, H, W).
+  /// The entry a model reference names: a zoo name, or a model-definition file (a path ending in
+  /// `.json` or containing `/`), which is read and checked.
+  public static func resolve(_ reference: String) throws -> ZooEntry {
+    ModelDefinition.isFileReference(reference)
+      ? try ModelDefinition(path: reference).zooEntry : try entry(named: reference)
+  }
+
+  /// Builds model `name` (a zoo name or a model file) with `classes` outputs (default: the model's own) for input (C, H, W).
   public static func build(_ name: String, classes: Int? = nil, input: [Int]? = nil) throws -> Module {
-    let entry = try entry(named: name)
+    let entry = try resolve(name)
     return try entry.build(classes ?? entry.defaultClasses, input ?? entry.defaultInput)
   }
 }
