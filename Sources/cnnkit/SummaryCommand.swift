@@ -9,7 +9,8 @@ struct SummaryCommand: ParsableCommand {
     abstract: "Print a model's layer table as torchsummary, torchinfo or Keras would.",
     discussion: """
       torchsummary prints the batch as -1 unless --batch is given; torchinfo traces a batch of 1 by \
-      default; Keras always prints None. --explain adds the arithmetic behind every row.
+      default; Keras always prints None. --explain adds the arithmetic behind every row, in English \
+      or, with --lang ko, in Korean; under a Keras table it names the rows as that table does.
 
       Keras layouts (--format keras): tf2 (default) is TF 2.9-2.12's table, rows indented and long \
       cells wrapped, as in study note 000 (`cnnkit summary alexnet-bn --format keras`); legacy is \
@@ -52,6 +53,9 @@ struct SummaryCommand: ParsableCommand {
   @Flag(help: "Also explain the arithmetic of every layer.")
   var explain = false
 
+  @Option(help: "Language of the --explain text: en or ko (Korean).")
+  var lang: String = LayerExplanation.Language.en.rawValue
+
   func run() throws {
     do {
       print(try render(), terminator: "")
@@ -76,6 +80,10 @@ struct SummaryCommand: ParsableCommand {
         throw CLIError("unknown --keras-naming '\(word)'; choose one of \(choices)")
       }
       return naming
+    }
+    guard let language = LayerExplanation.Language(rawValue: lang) else {
+      let choices = LayerExplanation.Language.allCases.map(\.rawValue).joined(separator: ", ")
+      throw CLIError("unknown --lang '\(lang)'; choose one of \(choices)")
     }
     let entry: ZooEntry
     do {
@@ -103,7 +111,11 @@ struct SummaryCommand: ParsableCommand {
     var text = trace.summary(
       format, batchSize: batch ?? -1, depth: depth, kerasLayout: kerasLayout, kerasNaming: naming,
       modelName: modelName)
-    if explain { text += "\n" + LayerExplanation(trace: trace).text }
+    if explain {
+      // Under a Keras table, rows are named as that table names them: same numbering as it used.
+      let kerasNaming = format == .keras ? naming ?? kerasLayout.defaultNaming : nil
+      text += "\n" + LayerExplanation(trace: trace, language: language, kerasNaming: kerasNaming).text
+    }
     return text
   }
 

@@ -61,6 +61,13 @@ public struct KerasReport {
   public let modelName: String
   /// The numbering style.
   public let naming: Naming
+  /// The row each traced call (by its index in `ModelTrace.calls`) shows up in: its own, the conv or
+  /// dense row it is folded into as an activation, or its first call's row for a reused layer.
+  let rowOfCall: [Int: Int]
+  /// Calls folded into the conv or dense row before them as its `activation=`.
+  let foldedCalls: Set<Int>
+  /// The `flatten` row added before a call whose input `forward` flattened without a module.
+  let flattenRowBeforeCall: [Int: Int]
 
   /// Builds the Keras view of `trace`; `modelName` defaults to the snake-cased model type.
   public init(trace: ModelTrace, naming: Naming = .modern, modelName: String? = nil) {
@@ -76,13 +83,19 @@ public struct KerasReport {
       }
     }
     var rows: [Row] = []
-    var seen = Set<ObjectIdentifier>()
+    var rowOfModule: [ObjectIdentifier: Int] = [:]
+    var rowOfCall: [Int: Int] = [:]
+    var foldedCalls = Set<Int>()
+    var flattenRowBeforeCall: [Int: Int] = [:]
     var lastOutput: [Int]? = nil
     var canFoldActivation = false
-    for call in trace.calls where call.module.isLeafModule {
+    for (index, call) in trace.calls.enumerated() where call.module.isLeafModule {
       let module = call.module
       let ownsParameters = !module.ownParameters.isEmpty
-      if ownsParameters && !seen.insert(ObjectIdentifier(module)).inserted { continue }
+      if ownsParameters, let row = rowOfModule[ObjectIdentifier(module)] {
+        rowOfCall[index] = row
+        continue
+      }
       if let last = lastOutput, last != call.inputShape, last.count > 2, call.inputShape.count == 2,
         last.reduce(1, *) == call.inputShape.reduce(1, *)
       {
@@ -90,10 +103,13 @@ public struct KerasReport {
           Row(
             name: name("flatten"), className: "Flatten", outputShape: Self.channelsLast(call.inputShape),
             parameters: 0, trainableParameters: 0))
+        flattenRowBeforeCall[index] = rows.count - 1
         canFoldActivation = false
       }
       let isActivation = module is ReLU || module is Softmax
       if isActivation && canFoldActivation && lastOutput == call.inputShape {
+        rowOfCall[index] = rows.count - 1
+        foldedCalls.insert(index)
         canFoldActivation = false
         lastOutput = call.outputShape
         continue
@@ -114,10 +130,15 @@ public struct KerasReport {
         Row(
           name: name(base), className: className, outputShape: Self.channelsLast(call.outputShape),
           parameters: total, trainableParameters: trainable))
+      rowOfCall[index] = rows.count - 1
+      if ownsParameters { rowOfModule[ObjectIdentifier(module)] = rows.count - 1 }
       canFoldActivation = module is Conv2d || module is Linear
       lastOutput = call.outputShape
     }
     self.rows = rows
+    self.rowOfCall = rowOfCall
+    self.foldedCalls = foldedCalls
+    self.flattenRowBeforeCall = flattenRowBeforeCall
   }
 
   /// Keras' snake-case base name and class name for a PyTorch layer.
