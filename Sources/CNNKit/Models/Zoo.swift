@@ -16,7 +16,7 @@ public enum ZooError: Error, Equatable, CustomStringConvertible {
 }
 
 /// One entry of the model zoo: a name as used on the command line, what it is, its natural input
-/// size, and how to build it.
+/// size, which study note writes it, and how to build it.
 public struct ZooEntry {
   /// Command-line name, e.g. `alexnet-paper`.
   public let name: String
@@ -26,8 +26,25 @@ public struct ZooEntry {
   public let defaultInput: [Int]
   /// Default class count.
   public let defaultClasses: Int
+  /// The study note (000 … 004, the AlexNet/VGG/ResNet course notes the zoo is checked against)
+  /// that writes this network, and how closely, starting `note NNN`; nil when no note writes it.
+  /// Kept as data beside the entry so that `cnnkit list` and README's model table say the same.
+  public let note: String?
   /// Builds the model for `classes` outputs and an input of shape (C, H, W).
   public let build: (_ classes: Int, _ input: [Int]) throws -> Module
+
+  // Explicit so that `note` can default to nil: entries made elsewhere need not name one.
+  init(
+    name: String, summary: String, defaultInput: [Int], defaultClasses: Int, note: String? = nil,
+    build: @escaping (_ classes: Int, _ input: [Int]) throws -> Module
+  ) {
+    self.name = name
+    self.summary = summary
+    self.defaultInput = defaultInput
+    self.defaultClasses = defaultClasses
+    self.note = note
+    self.build = build
+  }
 }
 
 /// The model zoo: every architecture CNNKit ships, by name.
@@ -50,20 +67,25 @@ public enum Zoo {
       ) { classes, _, _ in AlexNet(classes: classes) },
       entry(
         "alexnet-paper",
-        "AlexNet as in the 2012 paper: 96-256-384-384-256, LRN, two-GPU groups, N(0, 0.01) init",
-        input: [3, 227, 227], classes: 1000
+        "AlexNet exactly as in the 2012 paper, split over its two GPUs (groups 2 on conv2/4/5): "
+          + "96-256-384-384-256, LRN, N(0, 0.01) init",
+        input: [3, 227, 227], classes: 1000,
+        note: "note 003 cites this paper; the AlexNet code it writes is alexnet-paper-single"
       ) { classes, h, w in try AlexNetPaper(classes: classes, grouped: true, inputSize: (h, w)) },
       entry(
-        "alexnet-paper-single", "2012 paper AlexNet as one tower (no groups): LRN, N(0, 0.01) init",
-        input: [3, 227, 227], classes: 1000
+        "alexnet-paper-single",
+        "2012 paper AlexNet as one tower (no groups), as code usually writes it: LRN, N(0, 0.01) init",
+        input: [3, 227, 227], classes: 1000, note: "note 003: its AlexNet code"
       ) { classes, h, w in try AlexNetPaper(classes: classes, grouped: false, inputSize: (h, w)) },
       entry(
         "alexnet-bn", "AlexNet with BatchNorm after pool1/pool2 (conv1…conv5, fc1…fc3 stages), logits out",
-        input: [3, 227, 227], classes: 1000
+        input: [3, 227, 227], classes: 1000,
+        note: "note 000: its Keras and its PyTorch model; the PyTorch one ends in log_softmax"
       ) { classes, h, w in try AlexNetBatchNorm(classes: classes, inputSize: (h, w)) },
       entry(
         "alexnet-plain", "AlexNet without normalisation: 96-256-384-384-256, layers + classifier, logits out",
-        input: [3, 227, 227], classes: 1000
+        input: [3, 227, 227], classes: 1000,
+        note: "note 002; notes 001 and 004 are this without dropout, 004 with --classes 10"
       ) { classes, h, w in try AlexNetPlain(classes: classes, inputSize: (h, w)) },
       entry(
         "alexnet-mnist", "AlexNet at quarter width for 28×28 digits: 3×3 convs 24-64-96-96-64, FC 256",
@@ -96,7 +118,7 @@ public enum Zoo {
       entry(
         "resnet-tutorial",
         "pytorch-tutorial's CIFAR-10 ResNet: blocks 2-2-2 at 16-32-64, 3×3 conv + BN shortcuts, AvgPool 8",
-        input: [3, 32, 32], classes: 10
+        input: [3, 32, 32], classes: 10, note: "note 003: its ResNet link"
       ) { classes, h, w in try TutorialResNet(classes: classes, inputSize: (h, w)) }
     ]
 
@@ -106,19 +128,28 @@ public enum Zoo {
       let letter = VGG.configurationForDepth[depth]!
       let bn = batchNorm ? "_bn" : ""
       let withBN = batchNorm ? " with BatchNorm" : ""
+      // Note 003 writes torchvision's VGG class (whose make_layers takes batch_norm) and a VGG with a
+      // CIFAR head built without BatchNorm.
+      let note: String? =
+        switch (head, batchNorm) {
+        case (.imagenet, false): "note 003: its torchvision VGG code"
+        case (.imagenet, true): "note 003: its torchvision VGG code, make_layers(batch_norm=True)"
+        case (.cifar, false): "note 003: its VGG with the CIFAR head (cifar=True)"
+        case (.cifar, true): nil
+        }
       switch head {
       case .imagenet:
         return entry(
           "vgg\(depth)\(bn)",
           "torchvision VGG-\(depth) (config \(letter))\(withBN), AdaptiveAvgPool 7×7, FC 4096",
-          input: [3, 224, 224], classes: 1000
+          input: [3, 224, 224], classes: 1000, note: note
         ) { classes, h, w in
           try VGG(depth: depth, batchNorm: batchNorm, classes: classes, head: .imagenet, inputSize: (h, w))
         }
       case .cifar:
         return entry(
           "vgg\(depth)\(bn)-cifar", "VGG-\(depth) (config \(letter))\(withBN) for 32×32 images, FC 512-512",
-          input: [3, 32, 32], classes: 10
+          input: [3, 32, 32], classes: 10, note: note
         ) { classes, h, w in
           try VGG(depth: depth, batchNorm: batchNorm, classes: classes, head: .cifar, inputSize: (h, w))
         }
@@ -129,10 +160,10 @@ public enum Zoo {
   /// Makes an entry whose builder validates the options, builds from (classes, H, W), and checks on a
   /// shape-only input that the whole model runs at that size.
   private static func entry(
-    _ name: String, _ summary: String, input: [Int], classes: Int,
+    _ name: String, _ summary: String, input: [Int], classes: Int, note: String? = nil,
     build: @escaping (_ classes: Int, _ height: Int, _ width: Int) throws -> Module
   ) -> ZooEntry {
-    ZooEntry(name: name, summary: summary, defaultInput: input, defaultClasses: classes) {
+    ZooEntry(name: name, summary: summary, defaultInput: input, defaultClasses: classes, note: note) {
       classCount, shape in
       try validate(classes: classCount, input: shape)
       guard shape[0] == input[0] else {
