@@ -161,7 +161,7 @@ public struct ModelDefinition {
         path: path, line: error.line, key: nil,
         message: "not valid JSON (column \(error.column)): \(error.reason)")
     }
-    var reader = SpecReader(path: path)
+    let reader = SpecReader(path: path)
     let top = try reader.object(root, at: "", keys: Self.topKeys, what: "a model file")
     let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     name = try top["name"].map { try reader.text($0, at: "name") } ?? stem
