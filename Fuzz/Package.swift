@@ -15,7 +15,7 @@ let cnnkit = Target.Dependency.product(name: "CNNKit", package: rootIdentity)
 /// libFuzzer's driver (SwiftPM gives executables a Swift `main`, so libFuzzer's own is not linked).
 let fuzzTargets = [
   "FuzzSafeTensors", "FuzzIDX", "FuzzCIFAR", "FuzzDigits", "FuzzImage", "FuzzGzip", "FuzzConfig",
-  "FuzzCheckpoint",
+  "FuzzCheckpoint", "FuzzModelDefinition",
 ]
 
 let package = Package(

@@ -25,7 +25,8 @@ digits:FuzzDigits:4096
 image:FuzzImage:8192
 gzip:FuzzGzip:4096
 config:FuzzConfig:2048
-checkpoint:FuzzCheckpoint:8192"
+checkpoint:FuzzCheckpoint:8192
+model:FuzzModelDefinition:16384"
 
 build() {
   # The sanitizer flags go on the command line, not in Fuzz/Package.swift, so that they also reach

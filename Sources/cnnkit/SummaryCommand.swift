@@ -20,8 +20,14 @@ struct SummaryCommand: ParsableCommand {
       Sequential model unless --model-name says otherwise.
       """)
 
-  @Argument(help: "Model name (see `cnnkit list`).")
-  var model: String
+  @Argument(help: "Model name (see `cnnkit list`) or model file (net.json).")
+  var modelArgument: String?
+
+  @Option(name: .customLong("model"), help: "The model, as the other commands take it: a name or a .json file.")
+  var modelOption: String?
+
+  /// The model named either way.
+  var model: String { modelArgument ?? modelOption ?? "" }
 
   @Option(help: "Number of output classes (default: the model's own).")
   var classes: Int?
@@ -85,6 +91,10 @@ struct SummaryCommand: ParsableCommand {
       let choices = LayerExplanation.Language.allCases.map(\.rawValue).joined(separator: ", ")
       throw CLIError("unknown --lang '\(lang)'; choose one of \(choices)")
     }
+    if modelArgument != nil, modelOption != nil {
+      throw CLIError("name the model once: either as the argument or with --model")
+    }
+    if model.isEmpty { throw CLIError("no model given: name one (see `cnnkit list`) or pass --model net.json") }
     let entry: ZooEntry
     do {
       entry = try Zoo.resolve(model)

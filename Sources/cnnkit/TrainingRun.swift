@@ -191,7 +191,7 @@ struct TrainingRun {
       print("Validation transform: \(evalPipeline)")
     }
     print(
-      "Training \(modelName) on \(datasetName) (\(trainSet.count) train, \(validationSet?.count ?? 0) validation images), "
+      "Training \(entry.name) on \(datasetName) (\(trainSet.count) train, \(validationSet?.count ?? 0) validation images), "
         + "\(epochs) epochs, batch \(batchSize)\(options.bool("drop-last") ? " (last partial batch dropped)" : ""), "
         + "\(optimizerName) lr \(optimizerOptions.learningRate), "
         + (device == .cpu ? "\(Parallel.threadCount) threads" : "on \(device)"))
