@@ -23,7 +23,8 @@ struct SummaryCommand: ParsableCommand {
   @Argument(help: "Model name (see `cnnkit list`) or model file (net.json).")
   var modelArgument: String?
 
-  @Option(name: .customLong("model"), help: "The model, as the other commands take it: a name or a .json file.")
+  @Option(
+    name: .customLong("model"), help: "The model, as the other commands take it: a name or a .json file.")
   var modelOption: String?
 
   /// The model named either way.
@@ -94,7 +95,9 @@ struct SummaryCommand: ParsableCommand {
     if modelArgument != nil, modelOption != nil {
       throw CLIError("name the model once: either as the argument or with --model")
     }
-    if model.isEmpty { throw CLIError("no model given: name one (see `cnnkit list`) or pass --model net.json") }
+    if model.isEmpty {
+      throw CLIError("no model given: name one (see `cnnkit list`) or pass --model net.json")
+    }
     let entry: ZooEntry
     do {
       entry = try Zoo.resolve(model)

@@ -43,7 +43,9 @@ extension CLITests {
     let info = try run(["summary", net, "--format", "torchinfo", "--classes", "3"])
     XCTAssertTrue(info.stdout.contains("Net                                      [1, 3]"), info.stdout)
 
-    let train = try run(["train", "--model", net, "--max-steps", "3", "--output-dir", folder + "/run", "--workers", "1"])
+    let train = try run([
+      "train", "--model", net, "--max-steps", "3", "--output-dir", folder + "/run", "--workers", "1",
+    ])
     XCTAssertEqual(train.status, 0, train.stderr)
     XCTAssertTrue(train.stdout.contains("Training tiny-digits on mnist"), train.stdout)
     XCTAssertEqual(try Checkpoint.readState(from: folder + "/run/checkpoint.safetensors").globalStep, 3)
@@ -55,7 +57,9 @@ extension CLITests {
     let export = try run(["export", "--model", net, "--format", "onnx", "--output", folder + "/net.onnx"])
     XCTAssertEqual(export.status, 0, export.stderr)
     let graph = try ONNXFile(path: folder + "/net.onnx")
-    XCTAssertEqual(graph.model.graph.initializer.map(\.name).sorted(), ["fc.bias", "fc.weight", "features.0.bias", "features.0.weight"])
+    XCTAssertEqual(
+      graph.model.graph.initializer.map(\.name).sorted(),
+      ["fc.bias", "fc.weight", "features.0.bias", "features.0.weight"])
 
     let bench = try run([
       "bench", "--model", net, "--mode", "train", "--batch", "2", "--iterations", "1", "--warmup", "0",
