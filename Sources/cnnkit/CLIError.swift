@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNNKit
 import Foundation
 
 /// A user mistake reported as one `error: …` line on stderr, then exit status 64 (EX_USAGE).
@@ -12,8 +13,14 @@ struct CLIError: Error, CustomStringConvertible {
 
   /// Prints the message and returns the exit code to throw.
   func report() -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(description)\n".utf8))
-    return ExitCode.validationFailure
+    let world = Distributed.current
+    guard world.size > 1 else {
+      FileHandle.standardError.write(Data("error: \(description)\n".utf8))
+      return ExitCode.validationFailure
+    }
+    // The other processes may wait in an exchange this one will never join: stop them all.
+    FileHandle.standardError.write(Data("error: rank \(world.rank) of \(world.size): \(description)\n".utf8))
+    world.abort(code: ExitCode.validationFailure.rawValue)
   }
 
   /// Runs `body`, turning any library error into a `CLIError` with the same message.

@@ -33,6 +33,8 @@ struct CNNKitCommand: ParsableCommand {
         let line = text.hasPrefix("Error: ") ? String(text.dropFirst(7)) : text
         FileHandle.standardError.write(Data("error: \(line) (see 'cnnkit help')\n".utf8))
       }
+      // In a data-parallel run the others may wait for this process in an exchange: stop them too.
+      if Distributed.current.size > 1 { Distributed.current.abort(code: code.rawValue) }
       Foundation.exit(code.rawValue)
     }
   }

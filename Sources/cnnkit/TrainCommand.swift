@@ -31,6 +31,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: help("normalize", valueName: "MEAN/STD")) var normalize: String?
   @Flag(help: help("no-shuffle")) var noShuffle = false
   @Flag(help: help("drop-last")) var dropLast = false
+  @Flag(help: help("sync-bn")) var syncBn = false
   @Option(parsing: .unconditional, help: help("train-subset")) var trainSubset: Int?
   @Option(parsing: .unconditional, help: help("val-subset")) var valSubset: Int?
   @Flag(help: help("no-augment")) var noAugment = false
@@ -105,7 +106,7 @@ struct TrainCommand: ParsableCommand {
     let flags: [(String, Bool)] = [
       ("no-shuffle", noShuffle), ("drop-last", dropLast), ("no-augment", noAugment), ("pca-color", pcaColor),
       ("skip-corrupt", skipCorrupt), ("no-validation", noValidation), ("nesterov", nesterov),
-      ("overwrite", overwrite),
+      ("overwrite", overwrite), ("sync-bn", syncBn),
     ]
     for (key, on) in flags where on { values[key] = .flag(true) }
     return values

@@ -28,6 +28,10 @@ struct TrainingRun {
   }
 
   func start() throws {
+    // Under mpirun this process is one rank of a data-parallel run; alone, nothing MPI is touched.
+    let world = try CLIError.wrap { try Distributed.join() }
+    // One writer: the other ranks keep their standard error (for errors) and drop their standard output.
+    if !world.isPrimary { _ = freopen("/dev/null", "w", stdout) }
     let modelName = string("model")
     let datasetName = string("dataset")
     let seed = options.uint64("seed")!
@@ -39,7 +43,17 @@ struct TrainingRun {
     let checkpointEvery = try optionalAtLeast(1, "checkpoint-every")
     let trainSubset = try optionalAtLeast(1, "train-subset")
     let validationSubset = try optionalAtLeast(1, "val-subset")
-    if let threads = try optionalAtLeast(1, "threads") { Parallel.threadCount = threads }
+    if let threads = try optionalAtLeast(1, "threads") {
+      Parallel.threadCount = threads
+    } else if world.size > 1 {
+      // Ranks sharing a machine share its cores.
+      Parallel.threadCount = max(1, Parallel.threadCount / Distributed.processesOnThisMachine)
+    }
+    guard batchSize % world.size == 0 else {
+      throw CLIError(
+        "--batch-size \(batchSize) does not split over \(world.size) processes: pick a multiple of \(world.size) (it is the global batch)"
+      )
+    }
     let smoothing = float("label-smoothing")
     guard (0..<1).contains(smoothing) else {
       throw CLIError("--label-smoothing must be in [0, 1), got \(smoothing)")
@@ -52,8 +66,11 @@ struct TrainingRun {
     let outputDirectory = options.string("output-dir") ?? "runs/\(entry.name)-\(datasetName)"
     let resumePath = options.string("resume").map(BuiltInData.checkpointPath)
     do {
-      try RunFolder.prepare(
-        outputDirectory, overwrite: options.bool("overwrite"), resuming: resumePath != nil)
+      // Rank 0 alone checks and makes the folder: another rank could otherwise see rank 0's first files.
+      if world.isPrimary {
+        try RunFolder.prepare(
+          outputDirectory, overwrite: options.bool("overwrite"), resuming: resumePath != nil)
+      }
     } catch RunFolder.RunFolderError.holdsRun(let path, let file) {
       throw CLIError(
         "--output-dir \(path) already holds a run (\(file)): pass --overwrite to replace it, --resume \(path) to continue it, or another --output-dir"
@@ -117,6 +134,12 @@ struct TrainingRun {
       print("Frozen: \(frozen.count) parameter tensors under \(list.joined(separator: ", "))")
     }
     let device = try DeviceOption.parse(device: string("device"), precision: options.string("precision"))
+    if world.size > 1 && device != .cpu {
+      throw CLIError("--device \(device): data-parallel training under mpirun runs on the CPU for now")
+    }
+    if options.bool("sync-bn") {
+      for case let (_, norm as BatchNorm2d) in network.namedModules() { norm.synchronizer = world }
+    }
     // Before the optimiser and a resume: both then find the parameters where they will stay.
     try CLIError.wrap { try network.to(device) }
 
@@ -129,10 +152,17 @@ struct TrainingRun {
     let evalPipeline = Preprocessing.pipeline(
       dataset: datasetName, imageSize: imageSize, modelInput: modelInput, augment: false, choices: choices)
     try checkPipeline(trainPipeline, sample: sample, modelInput: modelInput, modelName: modelName)
+    // Every rank walks the same batches and loads its consecutive share of each (DistributedSampler).
     let trainLoader = try CLIError.wrap {
       try DataLoader(
         dataset: trainSet, batchSize: batchSize, shuffle: !options.bool("no-shuffle"), seed: seed,
         dropLast: options.bool("drop-last"), pipeline: trainPipeline, workers: workers)
+    }.sharded(rank: world.rank, of: world.size)
+    let lastBatch = trainLoader.sampleCount % batchSize
+    if options.bool("sync-bn"), world.size > 1, lastBatch > 0, lastBatch < world.size {
+      throw CLIError(
+        "--sync-bn: the last batch holds \(lastBatch) images, too few for \(world.size) processes; add --drop-last"
+      )
     }
     guard trainLoader.batchCount > 0 else {
       throw CLIError("--drop-last leaves no batch: \(trainSet.count) images, batch size \(batchSize)")
@@ -140,7 +170,7 @@ struct TrainingRun {
     let validationLoader = try validationSet.map { set in
       try CLIError.wrap {
         try DataLoader(dataset: set, batchSize: max(batchSize, 256), pipeline: evalPipeline, workers: workers)
-      }
+      }.sharded(rank: world.rank, of: world.size)
     }
 
     let optimizerName = string("optimizer").lowercased()
@@ -165,6 +195,7 @@ struct TrainingRun {
       model: network, optimizer: opt, scheduler: scheduler, trainLoader: trainLoader,
       validationLoader: validationLoader, epochs: epochs, labelSmoothing: smoothing,
       outputDirectory: outputDirectory, keepLast: keepLast, configuration: settings)
+    trainer.communicator = world
     trainer.stepLimit = stepLimit
     trainer.checkpointEvery = checkpointEvery
     trainer.modelMetadata =
@@ -192,11 +223,15 @@ struct TrainingRun {
     }
     print(
       "Training \(entry.name) on \(datasetName) (\(trainSet.count) train, \(validationSet?.count ?? 0) validation images), "
-        + "\(epochs) epochs, batch \(batchSize)\(options.bool("drop-last") ? " (last partial batch dropped)" : ""), "
+        + "\(epochs) epochs, batch \(batchSize)"
+        + (world.size > 1 ? " = \(world.size) processes × \(batchSize / world.size)" : "")
+        + (options.bool("drop-last") ? " (last partial batch dropped)" : "") + ", "
         + "\(optimizerName) lr \(optimizerOptions.learningRate), "
-        + (device == .cpu ? "\(Parallel.threadCount) threads" : "on \(device)"))
+        + (device == .cpu ? "\(Parallel.threadCount) threads" : "on \(device)")
+        + (world.size > 1
+          ? " per process" + (options.bool("sync-bn") ? ", synchronised batch norm" : "") : ""))
     // The event file is made only now, so a run refused above leaves no empty one behind.
-    if let directory = tensorboardDirectory {
+    if let directory = tensorboardDirectory, world.isPrimary {
       let writer = try CLIError.wrap(flag: "--tensorboard") { try TensorBoardWriter(directory: directory) }
       trainer.onEpochEnd = { record, _ in try writer.add(record) }
     }

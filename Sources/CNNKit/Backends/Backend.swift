@@ -40,8 +40,9 @@ protocol Backend: AnyObject {
   func relu(_ x: Tensor, keepForBackward: Bool) throws -> (output: Tensor, saved: AnyObject?)
   /// The ReLU's input gradient; may write into `gradient` when `owned` (the pass owns it).
   func reluBackward(_ saved: AnyObject, gradient: Tensor, owned: Bool) throws -> Tensor
-  /// Inverted dropout in training mode, drawing from `rng`.
-  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+  /// Inverted dropout in training mode. `streams` holds one generator that draws every element in
+  /// order, or one per row of `x` (`x.shape[0]` of them), each drawing its row's elements.
+  func dropout(_ x: Tensor, p: Float, using streams: inout [RandomGenerator]) throws -> (
     output: Tensor, saved: AnyObject
   )
   func dropoutBackward(_ saved: AnyObject, gradient: Tensor, owned: Bool) throws -> Tensor

@@ -14,6 +14,10 @@ public struct Batch: Sendable {
   public var indices: [Int]
   /// Position of this batch in its epoch, counting from 0 (skipped batches included).
   public var batchIndex: Int
+  /// Where this process's rows start in the batch all processes share (0 without sharding).
+  public var firstRow: Int = 0
+  /// Rows of the batch all processes share (`labels.count` without sharding).
+  public var globalCount: Int
 }
 
 /// Why a batch could not be made; each case names the dataset index of the sample at fault.
@@ -60,6 +64,19 @@ public struct DataLoader: Sendable {
   public let pipeline: ImagePipeline
   public let workers: Int
   public let prefetch: Int
+  /// Which share of every batch this process loads (all of it unless `sharded(rank:of:)`).
+  public private(set) var shard = DataShard(rank: 0, count: 1)
+
+  /// The same loader for process `rank` of `count` in a data-parallel run, as PyTorch's
+  /// `DistributedSampler`: every process walks the same seeded order and batches, and loads only its
+  /// consecutive share of each batch, so `count` processes together see exactly the batches one
+  /// process would, and the per-sample transforms draw the same numbers.
+  public func sharded(rank: Int, of count: Int) -> DataLoader {
+    precondition(count > 0 && (0..<count).contains(rank), "DataLoader: bad shard \(rank) of \(count)")
+    var copy = self
+    copy.shard = DataShard(rank: rank, count: count)
+    return copy
+  }
 
   /// Checks the options; throws `DataError.invalidOption` naming the bad one.
   public init(
@@ -115,12 +132,7 @@ public struct DataLoader: Sendable {
 
   /// Hashes (seed, domain, epoch, index) with SplitMix64's finaliser: nearby inputs give unrelated seeds.
   private static func derivedSeed(_ seed: UInt64, domain: UInt64, epoch: Int, index: Int) -> UInt64 {
-    func mix(_ x: UInt64) -> UInt64 {
-      var z = x &+ 0x9E37_79B9_7F4A_7C15
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
+    let mix = splitMixHash
     return mix(mix(mix(seed ^ domain) ^ UInt64(bitPattern: Int64(epoch))) ^ UInt64(bitPattern: Int64(index)))
   }
 
@@ -131,11 +143,17 @@ public struct DataLoader: Sendable {
     }
     let job = EpochJob(
       dataset: dataset, pipeline: pipeline, seed: seed, epoch: epoch, order: order(epoch: epoch),
-      batchSize: batchSize, sampleCount: sampleCount)
+      batchSize: batchSize, sampleCount: sampleCount, shard: shard)
     return BatchIterator(
       job: job, epoch: epoch, firstBatch: skippingBatches, batchCount: batchCount, workers: workers,
       prefetch: prefetch)
   }
+}
+
+/// Process `rank` of `count` loads only its share of each batch (see `DataLoader.sharded`).
+public struct DataShard: Sendable, Equatable {
+  public var rank: Int
+  public var count: Int
 }
 
 /// The batches of one epoch, in order: `while let batch = try batches.next() { ... }`.
@@ -225,8 +243,24 @@ struct EpochJob: Sendable {
   let batchSize: Int
   /// Positions `0..<sampleCount` of `order` are used.
   let sampleCount: Int
+  let shard: DataShard
 
-  func positions(ofBatch b: Int) -> Range<Int> { (b * batchSize)..<min(sampleCount, (b + 1) * batchSize) }
+  var batchCount: Int { (sampleCount + batchSize - 1) / batchSize }
+
+  /// The positions of batch `b` across all processes.
+  func globalPositions(ofBatch b: Int) -> Range<Int> {
+    (b * batchSize)..<min(sampleCount, (b + 1) * batchSize)
+  }
+
+  /// This process's consecutive share of batch `b`: the shares of all processes differ in size by at
+  /// most one, so a short last batch still splits (a process may get none of it).
+  func positions(ofBatch b: Int) -> Range<Int> {
+    let whole = globalPositions(ofBatch: b)
+    let n = whole.count
+    return
+      (whole.lowerBound + n * shard.rank / shard.count)..<(whole.lowerBound + n * (shard.rank + 1)
+      / shard.count)
+  }
 
   func loadSample(at position: Int) throws -> LoadedSample {
     let index = order[position]
@@ -246,7 +280,7 @@ struct EpochJob: Sendable {
 
   /// Loads batch `b` on the calling thread (`workers: 0`).
   func loadBatch(_ b: Int) -> Result<Batch, any Error> {
-    let pending = PendingBatch(batchIndex: b, positions: positions(ofBatch: b))
+    let pending = PendingBatch(batchIndex: b, job: self)
     for position in pending.positions {
       pending.claimed += 1
       pending.record(position: position, outcome: Result { try loadSample(at: position) })
@@ -260,15 +294,20 @@ struct EpochJob: Sendable {
 final class PendingBatch: @unchecked Sendable {
   let batchIndex: Int
   let positions: Range<Int>
+  let firstRow: Int
+  let globalCount: Int
   var samples: [LoadedSample?]
   var claimed = 0
   var finished = 0
   /// The failure at the lowest position so far: the one reported, whatever the timing.
   var failure: (position: Int, error: any Error)?
 
-  init(batchIndex: Int, positions: Range<Int>) {
+  init(batchIndex: Int, job: EpochJob) {
     self.batchIndex = batchIndex
-    self.positions = positions
+    self.positions = job.positions(ofBatch: batchIndex)
+    let whole = job.globalPositions(ofBatch: batchIndex)
+    firstRow = positions.lowerBound - whole.lowerBound
+    globalCount = whole.count
     samples = Array(repeating: nil, count: positions.count)
   }
 
@@ -289,7 +328,10 @@ final class PendingBatch: @unchecked Sendable {
   func assemble(order: [Int]) -> Result<Batch, any Error> {
     if let failure { return .failure(failure.error) }
     guard let first = samples.first??.shape else {
-      return .success(Batch(images: Tensor(zeros: [0]), labels: [], indices: [], batchIndex: batchIndex))
+      return .success(
+        Batch(
+          images: Tensor(zeros: [0]), labels: [], indices: [], batchIndex: batchIndex, firstRow: firstRow,
+          globalCount: globalCount))
     }
     let perSample = first.reduce(1, *)
     let images = Tensor(zeros: [samples.count] + first)
@@ -310,7 +352,9 @@ final class PendingBatch: @unchecked Sendable {
     }
     samples = []  // Free the per-sample copies before the batch is handed over.
     return .success(
-      Batch(images: images, labels: labels, indices: Array(order[positions]), batchIndex: batchIndex))
+      Batch(
+        images: images, labels: labels, indices: Array(order[positions]), batchIndex: batchIndex,
+        firstRow: firstRow, globalCount: globalCount))
   }
 }
 
@@ -322,6 +366,8 @@ final class LoaderState: @unchecked Sendable {
   let prefetch: Int
   let condition = NSCondition()
   private var nextPosition: Int
+  /// The batch `nextPosition` belongs to.
+  private var nextBatch: Int
   /// The batch the consumer takes next; batches before it have been handed over.
   private var delivered: Int
   private var pending: [Int: PendingBatch] = [:]
@@ -334,7 +380,8 @@ final class LoaderState: @unchecked Sendable {
   init(job: EpochJob, firstBatch: Int, prefetch: Int, workers: Int) {
     self.job = job
     self.prefetch = prefetch
-    nextPosition = firstBatch * job.batchSize
+    nextBatch = firstBatch
+    nextPosition = job.positions(ofBatch: firstBatch).lowerBound
     delivered = firstBatch
     liveWorkers = workers
   }
@@ -347,22 +394,31 @@ final class LoaderState: @unchecked Sendable {
 
   func runWorker() {
     condition.lock()
-    while !cancelled && nextPosition < job.sampleCount {
-      let b = nextPosition / job.batchSize
+    while !cancelled && nextBatch < job.batchCount {
+      let b = nextBatch
       if b >= failedBatch { break }
       if b >= delivered + prefetch {
         condition.wait()
         continue
       }
-      let position = nextPosition
-      nextPosition += 1
       let batch: PendingBatch
       if let existing = pending[b] {
         batch = existing
       } else {
-        batch = PendingBatch(batchIndex: b, positions: job.positions(ofBatch: b))
+        batch = PendingBatch(batchIndex: b, job: job)
         pending[b] = batch
       }
+      // A process's share of a short last batch can be empty: it is complete at once.
+      if batch.positions.isEmpty {
+        pending[b] = nil
+        ready[b] = batch.assemble(order: job.order)
+        advance(to: b + 1)
+        condition.broadcast()
+        continue
+      }
+      let position = nextPosition
+      nextPosition += 1
+      if nextPosition >= batch.positions.upperBound { advance(to: b + 1) }
       batch.claimed += 1
       condition.unlock()
       let outcome = Result { try job.loadSample(at: position) }
@@ -387,6 +443,12 @@ final class LoaderState: @unchecked Sendable {
     liveWorkers -= 1
     condition.broadcast()
     condition.unlock()
+  }
+
+  /// Moves the claim cursor to the first position of batch `b`.
+  private func advance(to b: Int) {
+    nextBatch = b
+    nextPosition = b < job.batchCount ? job.positions(ofBatch: b).lowerBound : job.sampleCount
   }
 
   /// Waits for batch `b` (the next in order) and hands it over, opening the window by one.

@@ -20,10 +20,23 @@ extension Functional {
   public static func dropout(
     _ input: Tensor, p: Float, training: Bool, using rng: inout RandomGenerator
   ) -> Tensor {
+    var streams = [rng]
+    defer { rng = streams[0] }
+    return dropout(input, p: p, training: training, rowStreams: &streams)
+  }
+
+  /// Inverted dropout whose row `r` draws from `rowStreams[r]` (one generator per sample), or whose
+  /// elements all draw in order from a single generator when `rowStreams` holds one.
+  public static func dropout(
+    _ input: Tensor, p: Float, training: Bool, rowStreams: inout [RandomGenerator]
+  ) -> Tensor {
     guard training, p > 0 else { return input }
+    precondition(
+      rowStreams.count == 1 || (input.rank > 0 && rowStreams.count == input.shape[0]),
+      "dropout: \(rowStreams.count) generators for \(input.shape.first ?? 0) rows")
     return Backends.inBackward {
       let backend = try Backends.backend("dropout", input)
-      let (out, saved) = try backend.dropout(input, p: p, using: &rng)
+      let (out, saved) = try backend.dropout(input, p: p, using: &rowStreams)
       return out.recording("dropout", [input]) { g, owned in
         Backends.inBackward { [try backend.dropoutBackward(saved, gradient: g, owned: owned)] }
       }

@@ -16,7 +16,11 @@ public final class Dropout: Module {
   }
 
   public override func forward(_ input: Tensor) throws -> Tensor {
-    GlobalRandom.with { rng in Functional.dropout(input, p: p, training: isTraining, using: &rng) }
+    // In a training step each sample has its own stream (see `SampleRandom`).
+    if isTraining, p > 0, input.rank > 0, var streams = SampleRandom.rowStreams(rows: input.shape[0]) {
+      return Functional.dropout(input, p: p, training: true, rowStreams: &streams)
+    }
+    return GlobalRandom.with { rng in Functional.dropout(input, p: p, training: isTraining, using: &rng) }
   }
 
   public override var extraDescription: String { "p=\(pythonFloat(p)), inplace=False" }

@@ -11,6 +11,8 @@ public final class BatchNorm2d: Module {
   public let runningVar: Tensor
   /// Steps taken in training mode (stored as a float; written as int64 in state dicts).
   public let numBatchesTracked: Tensor
+  /// When set (`--sync-bn`), training statistics span every process of the run (`SyncBatchNorm`).
+  public var synchronizer: (any Communicator)? = nil
 
   /// Creates a batch-norm layer with PyTorch's defaults (eps 1e-5, momentum 0.1).
   public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
@@ -42,6 +44,12 @@ public final class BatchNorm2d: Module {
       } else {
         numBatchesTracked.data[0] += 1
       }
+    }
+    if isTraining, !input.isMeta, let synchronizer, synchronizer.size > 1 {
+      return try SyncBatchNorm.forward(
+        input, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+        momentum: momentum,
+        eps: eps, communicator: synchronizer)
     }
     return try Functional.batchNorm(
       input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,

@@ -52,6 +52,15 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
   }
 }
 
+/// SplitMix64's finaliser: nearby inputs give unrelated outputs (how seeds are derived from a run's
+/// seed, an epoch, a step or a sample index).
+func splitMixHash(_ x: UInt64) -> UInt64 {
+  var z = x &+ 0x9E37_79B9_7F4A_7C15
+  z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+  z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+  return z ^ (z >> 31)
+}
+
 /// The generator layers use when none is passed: seed it with `manualSeed` for repeatable runs.
 /// Every access holds a lock (recursive, so `body` may reach the generator again), so threads that
 /// draw at once never lose or repeat a draw.

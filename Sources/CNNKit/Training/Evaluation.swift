@@ -9,10 +9,12 @@ public struct EvaluationResult: Sendable {
   public var confusion: ConfusionMatrix
 }
 
-/// Evaluates `model` (eval mode, no autograd) on every batch of `loader`.
-public func evaluate(model: Module, loader: DataLoader, classNames: [String]? = nil) throws
-  -> EvaluationResult
-{
+/// Evaluates `model` (eval mode, no autograd) on every batch of `loader`. In a data-parallel run each
+/// process passes its shard of the loader (`DataLoader.sharded`) and gets the totals over all of them.
+public func evaluate(
+  model: Module, loader: DataLoader, classNames: [String]? = nil,
+  communicator: any Communicator = SingleProcess()
+) throws -> EvaluationResult {
   model.eval()
   defer { model.train() }
   var loss = RunningMean()
@@ -24,6 +26,7 @@ public func evaluate(model: Module, loader: DataLoader, classNames: [String]? = 
   let batches = try loader.batches(epoch: 0)
   let device = model.device
   while let batch = try batches.next() {
+    if batch.labels.isEmpty { continue }  // this process's share of a short last batch
     // Logits come back to the host: the metrics below read them there.
     let logits = try GradMode.withNoGrad { try model(batch.images.to(device)) }.to(.cpu)
     let value = try Functional.crossEntropy(logits, targets: batch.labels).item
@@ -34,6 +37,16 @@ public func evaluate(model: Module, loader: DataLoader, classNames: [String]? = 
     top5 += hits[1]
     count += batch.labels.count
     try confusion.add(logits: logits, labels: batch.labels)
+  }
+  if communicator.size > 1 {
+    let totals = try communicator.allReduceSum(
+      [loss.sum, Double(top1), Double(top5), Double(count)] + confusion.counts.map(Double.init))
+    loss = RunningMean()
+    loss.add(totals[0] / max(totals[3], 1), weight: Int(totals[3]))
+    (top1, top5, count) = (Int(totals[1]), Int(totals[2]), Int(totals[3]))
+    var merged = ConfusionMatrix(classCount: names.count, classNames: names)
+    merged.add(counts: totals[4...].map { Int($0) })
+    confusion = merged
   }
   let n = Double(max(count, 1))
   return EvaluationResult(

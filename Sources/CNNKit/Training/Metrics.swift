@@ -123,7 +123,13 @@ public struct ConfusionMatrix: Sendable, Equatable {
   /// Adds another matrix's counts (e.g. from another worker).
   public mutating func merge(_ other: ConfusionMatrix) {
     precondition(other.classCount == classCount, "class counts differ")
-    for i in counts.indices { counts[i] += other.counts[i] }
+    add(counts: other.counts)
+  }
+
+  /// Adds raw row-major counts (`classCount²` of them), e.g. summed over processes.
+  public mutating func add(counts other: [Int]) {
+    precondition(other.count == counts.count, "\(other.count) counts for \(counts.count) cells")
+    for i in counts.indices { counts[i] += other[i] }
   }
 
   /// Clears all counts.

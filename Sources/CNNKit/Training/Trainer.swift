@@ -58,6 +58,11 @@ public final class Trainer {
   /// where logs such as TensorBoard's are written.
   public var onEpochEnd: ((EpochRecord, Int) throws -> Void)? = nil
 
+  /// The processes of a data-parallel run (one by default). With more than one, `trainLoader` and
+  /// `validationLoader` must be this process's shards (`DataLoader.sharded`); gradients, metrics and
+  /// the stop flag are summed over processes each step, and only rank 0 prints and writes files.
+  public var communicator: any Communicator = SingleProcess()
+
   /// Where the run stands.
   public private(set) var state: TrainingState
 
@@ -96,9 +101,16 @@ public final class Trainer {
 
   /// Runs the remaining epochs. Throws `TrainingStop` when stopped early.
   public func fit() throws {
-    removeStaleTemporaryFiles()
+    let primary = communicator.isPrimary
+    let distributed = communicator.size > 1
+    if primary { removeStaleTemporaryFiles() }
     // A run resumed from the checkpoint written at its step limit has nothing left to do.
     if let limit = stepLimit, state.globalStep >= limit { return }
+    // DDP's start: every process begins from rank 0's weights and buffers.
+    if distributed {
+      try GradientExchange.broadcast(model.stateDict().map(\.tensor), communicator: communicator)
+    }
+    let output: (String) -> Void = primary ? self.output : { _ in }
     while state.epoch < epochs {
       let epoch = state.epoch
       output("Epoch \(epoch + 1)/\(epochs)")
@@ -111,6 +123,7 @@ public final class Trainer {
       var bar = ProgressBar(
         total: trainLoader.batchCount, startingAt: state.batchInEpoch, interactive: interactive
       ) { [output] text in
+        if !primary { return }
         if interactive {
           FileHandle.standardOutput.write(Data(text.utf8))
         } else {
@@ -123,16 +136,47 @@ public final class Trainer {
       // The model's device: batches are copied there, logits come back for the metrics.
       let device = model.device
       while let batch = try batches.next() {
-        let logits = try model(batch.images.to(device))
-        let lossTensor = try Functional.crossEntropy(
-          logits, targets: batch.labels, labelSmoothing: labelSmoothing)
-        guard lossTensor.item.isFinite else {
+        let rows = batch.labels.count
+        var lossTensor: Tensor? = nil
+        // Loss·rows, correct, rows and the stop flag: summed over processes, so every process sees
+        // the global values (and stops, or finds a NaN, at the same step as the others).
+        var totals = [0, 0, Double(rows), stopRequested() ? 1 : 0]
+        // A process's share of a short last batch may be empty; it still joins the exchanges.
+        if rows > 0 {
+          let logits = try SampleRandom.with(
+            seed: trainLoader.seed, step: state.globalStep, firstRow: batch.firstRow
+          ) {
+            try model(batch.images.to(device))
+          }
+          let loss = try Functional.crossEntropy(
+            logits, targets: batch.labels, labelSmoothing: labelSmoothing)
+          totals[0] = Double(loss.item) * Double(rows)
+          totals[1] = Double(try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1))
+          lossTensor = loss
+        }
+        if distributed { totals = try communicator.allReduceSum(totals) }
+        let globalRows = Int(totals[2])
+        let globalLoss = totals[0] / Double(max(globalRows, 1))
+        guard globalLoss.isFinite else {
           throw TrainingStop.nonFinite(
             epoch: epoch + 1, step: state.globalStep + 1, what: "the loss", lastCheckpoint: existingCheckpoint
           )
         }
         optimizer.zeroGrad()
-        lossTensor.backward()
+        if let lossTensor {
+          // Each process's mean loss weighted by its share: the gradients then sum to those of the
+          // mean over the whole batch, whatever the shares are.
+          if rows == batch.globalCount {
+            lossTensor.backward()
+          } else {
+            lossTensor.backward(
+              Tensor(repeating: Float(rows) / Float(batch.globalCount), shape: []).onDevice(of: lossTensor))
+          }
+        }
+        if distributed {
+          try GradientExchange.sumGradients(
+            model.parameters().filter(\.requiresGrad), communicator: communicator)
+        }
         if let bad = firstNonFiniteGradient() {
           throw TrainingStop.nonFinite(
             epoch: epoch + 1, step: state.globalStep + 1, what: "the gradient of \(bad)",
@@ -141,9 +185,9 @@ public final class Trainer {
         optimizer.step()
         state.globalStep += 1
         state.batchInEpoch += 1
-        progress.loss.add(Double(lossTensor.item), weight: batch.labels.count)
-        progress.correct += try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1)
-        progress.seen += batch.labels.count
+        progress.loss.add(globalLoss, weight: globalRows)
+        progress.correct += Int(totals[1])
+        progress.seen += globalRows
         progress.seconds = ProgressBar.now() - start
         state.epochProgress = progress
         bar.update(
@@ -158,10 +202,11 @@ public final class Trainer {
         {
           try saveCheckpoint(perEpochCopy: false)
         }
-        if stopRequested() || (stepLimit.map { state.globalStep >= $0 } ?? false) {
+        let stopNow = totals[3] > 0
+        if stopNow || (stepLimit.map { state.globalStep >= $0 } ?? false) {
           batches.close()
           let path = try saveCheckpoint(perEpochCopy: false)
-          if stopRequested() {
+          if stopNow {
             throw TrainingStop.interrupted(epoch: epoch + 1, step: state.globalStep, checkpoint: path)
           }
           // The step limit: the weights so far are a usable model too.
@@ -176,7 +221,7 @@ public final class Trainer {
         learningRate: Double(optimizer.learningRate), seconds: seconds,
         imagesPerSecond: Double(progress.seen) / max(seconds, 1e-9))
       if let validationLoader {
-        let result = try evaluate(model: model, loader: validationLoader)
+        let result = try evaluate(model: model, loader: validationLoader, communicator: communicator)
         record.validationLoss = result.loss
         record.validationAccuracy = result.top1
         record.validationTop5 = result.top5
@@ -195,14 +240,14 @@ public final class Trainer {
       state.batchInEpoch = 0
       state.epochProgress = nil
       try saveCheckpoint(perEpochCopy: true)
-      try onEpochEnd?(record, state.globalStep)
+      if primary { try onEpochEnd?(record, state.globalStep) }
     }
     try saveModel()
   }
 
   /// Writes `model.safetensors`: the state dict under torchvision names, with `modelMetadata`.
   private func saveModel() throws {
-    guard let outputDirectory else { return }
+    guard let outputDirectory, communicator.isPrimary else { return }
     try model.saveStateDict(
       to: outputDirectory + "/model.safetensors", metadata: modelMetadata.merging(["format": "pt"]) { $1 })
   }
@@ -245,6 +290,8 @@ public final class Trainer {
   @discardableResult
   private func saveCheckpoint(perEpochCopy: Bool) throws -> String? {
     guard let outputDirectory, let checkpointPath else { return nil }
+    // One writer: the other processes hold the same weights and state.
+    guard communicator.isPrimary else { return checkpointPath }
     try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
     state.random = GlobalRandom.current
     state.optimizerScalars = optimizer.stateScalars()

@@ -118,6 +118,10 @@ public struct TrainingOption: Sendable {
     .init(
       "skip-corrupt", .flag, "Skip corrupt images in an ImageFolder (with a warning) instead of failing."),
     .init("no-validation", .flag, "Skip validation after each epoch."),
+    .init(
+      "sync-bn", .flag,
+      "Under mpirun: batch-norm statistics over the whole batch of all processes (SyncBatchNorm), not each process's share."
+    ),
     // Optimisation.
     .init("epochs", .integer, .integer(5), "Epochs to train."),
     .init("batch-size", .integer, .integer(32), "Batch size."),

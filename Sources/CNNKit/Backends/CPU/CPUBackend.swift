@@ -105,7 +105,7 @@ final class CPUBackend: Backend, @unchecked Sendable {
     }
   }
 
-  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+  func dropout(_ x: Tensor, p: Float, using streams: inout [RandomGenerator]) throws -> (
     output: Tensor, saved: AnyObject
   ) {
     let count = x.count
@@ -114,7 +114,14 @@ final class CPUBackend: Backend, @unchecked Sendable {
     let mask = UnsafeMutableRawPointer(words.pointer).bindMemory(
       to: UInt32.self, capacity: max(1, words.count))
     if p < 1 {
-      for i in 0..<count where !(rng.nextUniform() < p) { mask[i / 32] |= 1 << UInt32(i % 32) }
+      let perStream = streams.count > 1 ? count / streams.count : count
+      for s in streams.indices {
+        var rng = streams[s]
+        for i in (s * perStream)..<min(count, (s + 1) * perStream) where !(rng.nextUniform() < p) {
+          mask[i / 32] |= 1 << UInt32(i % 32)
+        }
+        streams[s] = rng
+      }
     }
     let keep = p < 1 ? 1 / (1 - p) : 0
     let out = Tensor(uninitializedShape: x.shape)

@@ -185,11 +185,13 @@ final class CUDABackend: Backend, @unchecked Sendable {
     return dx
   }
 
-  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+  func dropout(_ x: Tensor, p: Float, using streams: inout [RandomGenerator]) throws -> (
     output: Tensor, saved: AnyObject
   ) {
-    // One seed from the generator, so a seeded run draws the same masks again.
-    let seed = rng.next()
+    // One seed from the generators, so a seeded run draws the same masks again (the kernel's own
+    // counter-based draws, not the CPU's per-row streams).
+    var seed: UInt64 = 0
+    for s in streams.indices { seed = seed &* 0x9E37_79B9_7F4A_7C15 ^ streams[s].next() }
     let (out, factors) = (try empty(x.shape), try empty(x.shape))
     try context.launch(
       "dropout_forward", grid: grid(x.count),

@@ -39,7 +39,7 @@ final class MetaBackend: Backend, @unchecked Sendable {
   func reluBackward(_ saved: AnyObject, gradient: Tensor, owned: Bool) throws -> Tensor {
     meta(gradient.shape)
   }
-  func dropout(_ x: Tensor, p: Float, using rng: inout RandomGenerator) throws -> (
+  func dropout(_ x: Tensor, p: Float, using streams: inout [RandomGenerator]) throws -> (
     output: Tensor, saved: AnyObject
   ) {
     (meta(x.shape), self)
