@@ -338,6 +338,22 @@ struct TrainingRun {
     }
     let minutes = Date().timeIntervalSince(start) / 60
     let state = trainer.state
+    if trainer.communicator.size > 1 {
+      // Rank 0's view; waiting includes waiting for slower ranks.
+      let total = minutes * 60
+      var line = String(
+        format: "Gradient exchange: waited %.2f s of %.1f s (%.0f%% of the run)", trainer.exchangeSeconds,
+        total,
+        100 * trainer.exchangeSeconds / max(total, 1e-9))
+      if let overlap = trainer.overlappedExchange, overlap.exchangedSeconds > 0 {
+        line += String(
+          format: "; %.2f s of all-reduce, %.0f%% of it hidden behind backward", overlap.exchangedSeconds,
+          100 * max(0, 1 - overlap.waitedSeconds / overlap.exchangedSeconds))
+      } else {
+        line += ", after backward (--sync-bn)"
+      }
+      print(line)
+    }
     if state.epoch < trainer.epochs {
       print(
         "Stopped by --max-steps at step \(state.globalStep) (epoch \(state.epoch + 1), batch \(state.batchInEpoch)/\(trainer.trainLoader.batchCount)). "

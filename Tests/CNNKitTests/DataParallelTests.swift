@@ -5,37 +5,18 @@ import XCTest
 /// Data-parallel training under `mpirun`: two ranks against one with the same flags, a rank killed
 /// mid-run, errors that stop every rank. Skipped where Open MPI is not installed (`.ci/run` installs it).
 final class DataParallelTests: XCTestCase {
-  /// A small net with dropout twice and average pooling: no max-pool ties, so the only difference
-  /// between one and two processes is the order of floating-point sums.
-  static let dropoutNet = """
-    {"name": "dp-dropout", "input": [1, 28, 28], "classes": 10, "layers": [
-      {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 5, "stride": 2},
-      {"type": "ReLU"}, {"type": "AvgPool2d", "kernel_size": 2}, {"type": "Flatten"},
-      {"type": "Dropout", "p": 0.5},
-      {"type": "Linear", "in_features": 288, "out_features": 64}, {"type": "ReLU"},
-      {"type": "Dropout", "p": 0.5},
-      {"type": "Linear", "in_features": 64, "out_features": "classes"}]}
-    """
-
-  /// Two batch-norm layers, whose statistics `--sync-bn` takes over both processes.
-  static let batchNormNet = """
-    {"name": "dp-batchnorm", "input": [1, 28, 28], "classes": 10, "layers": [
-      {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 5, "stride": 2, "bias": false},
-      {"type": "BatchNorm2d", "num_features": 8}, {"type": "ReLU"},
-      {"type": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 3, "stride": 2, "bias": false},
-      {"type": "BatchNorm2d", "num_features": 16}, {"type": "ReLU"},
-      {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
-      {"type": "Dropout", "p": 0.2},
-      {"type": "Linear", "in_features": 16, "out_features": "classes"}]}
-    """
+  /// examples/distributed/: a small net with dropout twice and average pooling (no max-pool ties, so
+  /// one and two processes differ only in the order of floating-point sums), and one with two
+  /// batch-norm layers for `--sync-bn`.
+  static func example(_ name: String) -> String {
+    SharedDatasets.repositoryRoot.appendingPathComponent("examples/distributed/" + name).path
+  }
 
   private var folder = ""
 
   override func setUpWithError() throws {
     folder = NSTemporaryDirectory() + "cnnkit-dp-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try Self.dropoutNet.write(toFile: folder + "/dropout.json", atomically: true, encoding: .utf8)
-    try Self.batchNormNet.write(toFile: folder + "/batchnorm.json", atomically: true, encoding: .utf8)
   }
 
   override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
@@ -103,7 +84,7 @@ final class DataParallelTests: XCTestCase {
   /// One and two processes train the same model with the same flags; the weights agree.
   private func assertSameRun(model: String, extra: [String], steps: Int, limit: Bool = true) throws {
     let base =
-      ["train", "--model", folder + "/" + model, "--batch-size", "16", "--threads", "1", "--workers", "1"]
+      ["train", "--model", Self.example(model), "--batch-size", "16", "--threads", "1", "--workers", "1"]
       + extra
     let common = base + (limit ? ["--max-steps", String(steps)] : [])
     let single = try run(ranks: 1, common + ["--output-dir", folder + "/one"])
@@ -118,18 +99,19 @@ final class DataParallelTests: XCTestCase {
   }
 
   func testTwoRanksTrainAsOneWithDropout() throws {
-    try assertSameRun(model: "dropout.json", extra: ["--no-validation"], steps: 20)
+    try assertSameRun(model: "dropout-net.json", extra: ["--no-validation"], steps: 20)
   }
 
   func testTwoRanksTrainAsOneWithSyncBatchNorm() throws {
-    try assertSameRun(model: "batchnorm.json", extra: ["--sync-bn", "--no-validation"], steps: 20)
+    try assertSameRun(model: "batchnorm-net.json", extra: ["--sync-bn", "--no-validation"], steps: 20)
   }
 
   /// 33 images in batches of 16 end with a batch of one, which only rank 0 holds; validation is
   /// split across the ranks and summed, so the logged epochs agree as well.
   func testShortLastBatchAndShardedValidation() throws {
     try assertSameRun(
-      model: "dropout.json", extra: ["--train-subset", "33", "--val-subset", "50", "--epochs", "2"], steps: 6,
+      model: "dropout-net.json", extra: ["--train-subset", "33", "--val-subset", "50", "--epochs", "2"],
+      steps: 6,
       limit: false)
     let one = try String(contentsOfFile: folder + "/one/metrics.csv", encoding: .utf8)
     let two = try String(contentsOfFile: folder + "/two/metrics.csv", encoding: .utf8)
@@ -145,7 +127,10 @@ final class DataParallelTests: XCTestCase {
   func testErrorsStopEveryRank() throws {
     let odd = try run(
       ranks: 2,
-      ["train", "--model", folder + "/dropout.json", "--batch-size", "15", "--output-dir", folder + "/x"])
+      [
+        "train", "--model", Self.example("dropout-net.json"), "--batch-size", "15", "--output-dir",
+        folder + "/x",
+      ])
     XCTAssertNotEqual(odd.status, 0)
     XCTAssertTrue(
       odd.output.contains("error: rank 0 of 2: --batch-size 15 does not split over 2 processes"), odd.output)
@@ -159,7 +144,8 @@ final class DataParallelTests: XCTestCase {
     let job = try Self.launch(
       ranks: 2,
       [
-        "train", "--model", folder + "/dropout.json", "--batch-size", "16", "--threads", "1", "--workers",
+        "train", "--model", Self.example("dropout-net.json"), "--batch-size", "16", "--threads", "1",
+        "--workers",
         "1",
         "--checkpoint-every", "5", "--no-validation", "--output-dir", run,
       ], output: pipe)
@@ -182,7 +168,8 @@ final class DataParallelTests: XCTestCase {
     let resumed = try self.run(
       ranks: 1,
       [
-        "train", "--model", folder + "/dropout.json", "--batch-size", "16", "--threads", "1", "--workers",
+        "train", "--model", Self.example("dropout-net.json"), "--batch-size", "16", "--threads", "1",
+        "--workers",
         "1",
         "--no-validation", "--output-dir", run, "--resume", run, "--max-steps", String(saved.globalStep + 3),
       ])

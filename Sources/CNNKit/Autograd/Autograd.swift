@@ -187,6 +187,15 @@ private func accumulateLeaf(_ leaf: Tensor, _ g: Tensor, owned: Bool) {
   } else {
     leaf.grad = Tensor(shape: leaf.shape, storage: owned ? g.storage : g.copy().storage)
   }
+  BackwardHooks.leafAccumulated?(leaf)
+}
+
+/// Observers of a backward pass, as PyTorch's gradient hooks: data-parallel training starts sending
+/// a bucket of gradients as soon as its last one is written, while backward goes on.
+enum BackwardHooks {
+  /// Called on the backward thread after each addition into a leaf's `grad`. Set only by the one
+  /// thread that trains, around its own backward pass.
+  nonisolated(unsafe) static var leafAccumulated: ((Tensor) -> Void)?
 }
 
 /// `a += b` elementwise (same element count), outside autograd.

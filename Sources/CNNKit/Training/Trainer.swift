@@ -62,6 +62,12 @@ public final class Trainer {
   /// `validationLoader` must be this process's shards (`DataLoader.sharded`); gradients, metrics and
   /// the stop flag are summed over processes each step, and only rank 0 prints and writes files.
   public var communicator: any Communicator = SingleProcess()
+  /// Seconds this process waited for the per-step exchanges (metrics, and gradients after backward)
+  /// so far: what data parallelism costs the step.
+  public private(set) var exchangeSeconds = 0.0
+  /// The overlapped gradient sum of the last `fit()` (nil with one process or `--sync-bn`): its
+  /// `exchangedSeconds` against `waitedSeconds` say how much of the exchange backward hid.
+  public private(set) var overlappedExchange: OverlappedGradientSum?
 
   /// Where the run stands.
   public private(set) var state: TrainingState
@@ -111,6 +117,15 @@ public final class Trainer {
       try GradientExchange.broadcast(model.stateDict().map(\.tensor), communicator: communicator)
     }
     let output: (String) -> Void = primary ? self.output : { _ in }
+    // Gradients go out during backward, unless synchronised batch norm makes exchanges of its own there.
+    let syncBatchNorm = model.namedModules().contains { ($0.module as? BatchNorm2d)?.synchronizer != nil }
+    let overlap =
+      distributed && !syncBatchNorm
+      ? OverlappedGradientSum(
+        parameters: model.parameters().filter(\.requiresGrad), communicator: communicator)
+      : nil
+    overlappedExchange = overlap
+    defer { overlap?.close() }
     while state.epoch < epochs {
       let epoch = state.epoch
       output("Epoch \(epoch + 1)/\(epochs)")
@@ -154,7 +169,11 @@ public final class Trainer {
           totals[1] = Double(try Metrics.topKCorrect(logits: logits.to(.cpu), labels: batch.labels, k: 1))
           lossTensor = loss
         }
-        if distributed { totals = try communicator.allReduceSum(totals) }
+        if distributed {
+          let started = ProgressBar.now()
+          totals = try communicator.allReduceSum(totals)
+          exchangeSeconds += ProgressBar.now() - started
+        }
         let globalRows = Int(totals[2])
         let globalLoss = totals[0] / Double(max(globalRows, 1))
         guard globalLoss.isFinite else {
@@ -163,6 +182,7 @@ public final class Trainer {
           )
         }
         optimizer.zeroGrad()
+        overlap?.beginStep()
         if let lossTensor {
           // Each process's mean loss weighted by its share: the gradients then sum to those of the
           // mean over the whole batch, whatever the shares are.
@@ -173,9 +193,15 @@ public final class Trainer {
               Tensor(repeating: Float(rows) / Float(batch.globalCount), shape: []).onDevice(of: lossTensor))
           }
         }
-        if distributed {
+        if let overlap {
+          let waited = overlap.waitedSeconds
+          try overlap.finishStep()
+          exchangeSeconds += overlap.waitedSeconds - waited
+        } else if distributed {
+          let started = ProgressBar.now()
           try GradientExchange.sumGradients(
             model.parameters().filter(\.requiresGrad), communicator: communicator)
+          exchangeSeconds += ProgressBar.now() - started
         }
         if let bad = firstNonFiniteGradient() {
           throw TrainingStop.nonFinite(
