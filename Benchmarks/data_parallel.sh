@@ -28,13 +28,14 @@ for config in "${configs[@]}"; do
   for round in $(seq "$rounds"); do
     flags=(train --model "$model" $extra --batch-size 128 --max-steps "$steps" --workers 1 --no-validation
       --overwrite)
-    "$cnnkit" "${flags[@]}" --threads "$cores" --output-dir "$work/one" >"$work/one.log"
+    # `script` gives the single process a terminal, so its progress bar reports every step as mpirun's does.
+    script -qc "$cnnkit ${flags[*]} --threads $cores --output-dir $work/one" /dev/null >"$work/one.log"
     mpirun --oversubscribe -np "$ranks" "$cnnkit" "${flags[@]}" --threads $((cores / ranks > 0 ? cores / ranks : 1)) \
       --output-dir "$work/many" >"$work/many.log"
     one=$(rate "$work/one.log")
     many=$(rate "$work/many.log")
-    share=$(grep -oE '\([0-9]+% of' "$work/many.log" | tr -dc '0-9' || true)
-    printf '%s b128 round %d: 1 × %d threads %s img/s, %d ranks × %d threads %s img/s (ratio %.2f), exchange %s%% of the run\n' \
+    share=$(tr '\r' '\n' <"$work/many.log" | grep -oE 'waited [0-9.]+ s of [0-9.]+ s \([0-9]+%' | grep -oE '[0-9]+%' || true)
+    printf '%s b128 round %d: 1 × %d threads %s img/s, %d ranks × %d threads %s img/s (ratio %.2f), rank 0 waited for exchanges %s of the run\n' \
       "$model" "$round" "$cores" "$one" "$ranks" $((cores / ranks)) "$many" \
       "$(echo "$many / $one" | bc -l)" "${share:-?}"
   done

@@ -2,11 +2,14 @@ import Foundation
 
 /// The exchanges of data-parallel training, as PyTorch's DDP does them: weights broadcast from rank 0
 /// once, gradients summed over processes after every backward pass. Gradients travel in buckets of
-/// about 32 MB, packed into one buffer, so a model of many small tensors costs a few large messages
+/// about 25 MB (DDP's default), packed into one buffer, so a model of many small tensors costs a few large messages
 /// rather than one small message per tensor (MPI's latency per call dominates small ones).
 public enum GradientExchange {
-  /// Floats per bucket (32 MB).
-  public static let bucketFloats = 8 << 20
+  /// Floats per bucket: 25 MB, DDP's default.
+  public static let bucketFloats = 25 << 18
+  /// Floats in the first bucket of an overlapped exchange: 1 MB, as DDP, so the last layers' small
+  /// gradients go out at once instead of waiting for a full bucket.
+  public static let firstBucketFloats = 1 << 18
 
   /// Overwrites every tensor with rank 0's values.
   public static func broadcast(_ tensors: [Tensor], communicator: any Communicator) throws {
@@ -108,7 +111,8 @@ public final class OverlappedGradientSum: @unchecked Sendable {
     var current: [Int] = []
     var filled = 0
     for index in parameters.indices.reversed() {
-      if !current.isEmpty && filled + parameters[index].count > GradientExchange.bucketFloats {
+      let limit = buckets.isEmpty ? GradientExchange.firstBucketFloats : GradientExchange.bucketFloats
+      if !current.isEmpty && filled + parameters[index].count > limit {
         buckets.append(current)
         (current, filled) = ([], 0)
       }
