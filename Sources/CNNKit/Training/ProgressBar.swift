@@ -53,6 +53,12 @@ public struct ProgressBar {
     return String(format: "%d:%02d:%02d", s / 3600, (s % 3600) / 60, s % 60)
   }
 
+  /// Ends a redrawn line left unfinished by a stop before the last step, so what is printed next
+  /// starts on a line of its own.
+  public func endLine() {
+    if interactive && lastDraw > 0 { output("\n") }
+  }
+
   /// Reports that `step` steps are done; `values` are shown as ` - name: value` (4 decimals),
   /// `imagesPerSecond` last. Redraws at most 10 times a second, and always on the last step.
   public mutating func update(step: Int, values: [(String, Double)], imagesPerSecond: Double) {

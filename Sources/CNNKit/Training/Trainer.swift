@@ -231,6 +231,7 @@ public final class Trainer {
         let stopNow = totals[3] > 0
         if stopNow || (stepLimit.map { state.globalStep >= $0 } ?? false) {
           batches.close()
+          if state.batchInEpoch < trainLoader.batchCount { bar.endLine() }
           let path = try saveCheckpoint(perEpochCopy: false)
           if stopNow {
             throw TrainingStop.interrupted(epoch: epoch + 1, step: state.globalStep, checkpoint: path)
