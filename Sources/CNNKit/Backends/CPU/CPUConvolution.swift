@@ -16,7 +16,7 @@ extension CPUBackend {
     )
     // With no backward pass to feed, the tile kernel applies the ReLU as it stores the output.
     var reluApplied = false
-    if conv2dWinogradApplies(s) {
+    if conv2dWinogradApplies(s, weightsKept: frozen) {
       var transformed: TensorStorage? = nil
       if frozen {
         let key = TensorStorage.DerivedKey(kind: "conv2d-winograd", shape: weight.shape)
