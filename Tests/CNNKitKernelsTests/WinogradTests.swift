@@ -146,11 +146,11 @@ final class WinogradTests: XCTestCase {
           batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3,
           kernelWidth: 3,
           padHeight: 1, padWidth: 1)), "too few tiles")
-    // Kept (inference) weights: the same 7×7 layer's four tiles are enough.
+    // Kept (inference) weights: a 14×14 layer's sixteen tiles are enough.
     XCTAssertTrue(
       conv2dWinogradApplies(
         Conv2dShape(
-          batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3,
+          batch: 1, inChannels: 512, inHeight: 14, inWidth: 14, outChannels: 512, kernelHeight: 3,
           kernelWidth: 3, padHeight: 1, padWidth: 1), weightsKept: true))
     var thin = vgg
     thin.inChannels = 3

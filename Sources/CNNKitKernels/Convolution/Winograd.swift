@@ -204,10 +204,12 @@ struct WinogradPlan {
   /// Below this many tiles (batch · tiles per image) transforming the weights and the thin GEMMs
   /// cost more than they save: 16 tiles ran at 0.2–0.5×, 49–64 at 0.9–1.2×, 98 or more at 1.3–2×.
   static let minimumTiles = 96
-  /// The same with the weights transformed once and kept (inference): the 7×7 layers of ResNet-18 at
-  /// batch 1 (4 tiles) and 13×13 of AlexNet (16) then win too. At batch 1 on 2 AVX2 cores, against a
-  /// threshold of 96: ResNet-18 33 → 46–47 img/s, AlexNet 70–77 → 87–96, VGG-16 7.2–7.6 → 10.3.
-  static let minimumTilesKeptWeights = 4
+  /// The same with the weights transformed once and kept (inference): the 14×14 layers of ResNet-18
+  /// and VGG-16 and the 13×13 of AlexNet at batch 1 (16 tiles) then win too. At batch 1 on 2 AVX2
+  /// cores, against a threshold of 96: ResNet-18 33 → 41–48 img/s, AlexNet 70–77 → 76–95, VGG-16
+  /// 7.2–7.6 → 9.3–10.8. Not at 4 tiles (7×7): the transformed weights are 4× the bytes of the
+  /// plain ones, and ResNet-18's 512-channel layers then wait on memory (2.3–2.5 ms against 2.0–2.2).
+  static let minimumTilesKeptWeights = 16
   /// Tiles per row from which input and output are transformed in runs along tile rows.
   static let rowRunMinimum = 6
 
