@@ -136,6 +136,30 @@ final class DataParallelTests: XCTestCase {
       odd.output.contains("error: rank 0 of 2: --batch-size 15 does not split over 2 processes"), odd.output)
   }
 
+  /// Started as one of two processes but without a usable MPI library: one error line naming it.
+  /// Needs no MPI installed, so it runs everywhere.
+  func testMissingMPILibraryIsOneErrorLine() throws {
+    let process = Process()
+    process.executableURL = try CLITests.executableURL()
+    process.arguments = ["train", "--model", "lenet5", "--max-steps", "1", "--output-dir", folder + "/x"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["OMPI_COMM_WORLD_SIZE"] = "2"
+    environment["OMPI_COMM_WORLD_RANK"] = "1"
+    environment["CNNKIT_MPI_LIBRARY"] = folder + "/no-such-libmpi.so"
+    process.environment = environment
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertNotEqual(process.terminationStatus, 0)
+    XCTAssertTrue(text.hasPrefix("error: started by mpirun but the MPI library could not be loaded"), text)
+    XCTAssertTrue(text.contains("no-such-libmpi.so"), text)
+    XCTAssertEqual(text.split(separator: "\n").count, 1, text)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/x/checkpoint.safetensors"))
+  }
+
   /// A rank killed mid-run stops the job with a message naming it; the last checkpoint loads, and a
   /// run with a different process count resumes from it.
   func testKilledRankStopsTheRunAndResumeFinishes() throws {

@@ -114,10 +114,11 @@ private struct MPIFunctions {
   let double: Handle
   let sum: Handle
 
-  /// Library names tried in order: `CNNKIT_MPI_LIBRARY` first, then Open MPI's sonames.
+  /// Library names tried in order: only `CNNKIT_MPI_LIBRARY` when it is set (the user's choice
+  /// stands alone), else Open MPI's sonames.
   static var candidates: [String] {
-    (ProcessInfo.processInfo.environment["CNNKIT_MPI_LIBRARY"].map { [$0] } ?? [])
-      + ["libmpi.so.40", "libmpi.so", "/usr/lib/x86_64-linux-gnu/libmpi.so.40"]
+    if let chosen = ProcessInfo.processInfo.environment["CNNKIT_MPI_LIBRARY"] { return [chosen] }
+    return ["libmpi.so.40", "libmpi.so", "/usr/lib/x86_64-linux-gnu/libmpi.so.40"]
   }
 
   init() throws {
