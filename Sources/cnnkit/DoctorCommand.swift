@@ -53,6 +53,7 @@ struct DoctorCommand: ParsableCommand {
     do {
       let device = try deviceOption.parsed()
       print(DeviceInventory.describe())
+      print(Distributed.describeMPI())
       if device == .cpu {
         print("\nchecking the CPU's fast kernels against the naive reference kernels")
       } else {

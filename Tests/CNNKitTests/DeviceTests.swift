@@ -86,6 +86,9 @@ extension CLITests {
     XCTAssertEqual(doctor.status, 0, doctor.stderr)
     XCTAssertTrue(doctor.stdout.contains("cpu: available"), doctor.stdout)
     XCTAssertTrue(doctor.stdout.contains("3 passed, 0 failed"), doctor.stdout)
+    // The MPI line names a library (and its version) or says there is none; either way, started alone.
+    XCTAssertTrue(doctor.stdout.contains("\nMPI: "), doctor.stdout)
+    XCTAssertTrue(doctor.stdout.contains("; not started by mpirun\n"), doctor.stdout)
     let bad = try run(["doctor", "--device", "tpu"])
     XCTAssertNotEqual(bad.status, 0)
     XCTAssertEqual(bad.stderr, "error: --device: 'tpu' is not a device (use cpu, cuda or cuda:N)\n")

@@ -161,3 +161,32 @@ private struct MPIFunctions {
     guard code == 0 else { throw DistributedError.call(function: function, code: code) }
   }
 }
+
+extension Distributed {
+  /// One line for `cnnkit doctor`: the MPI library `mpirun` runs would open and its version (MPI
+  /// allows asking before initialising), or why there is none, and how this process was started.
+  public static func describeMPI() -> String {
+    let started =
+      (try? launchedProcesses()).flatMap { $0 }.map { "started as rank \($0.rank) of \($0.size)" }
+      ?? "not started by mpirun"
+    var reason = "not found"
+    for candidate in MPIFunctions.candidates {
+      guard let handle = dlopen(candidate, RTLD_NOW | RTLD_GLOBAL) else {
+        if let message = dlerror() { reason = String(cString: message) }
+        continue
+      }
+      typealias Version = @convention(c) (UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
+      var version = "version unknown"
+      if let address = dlsym(handle, "MPI_Get_library_version") {
+        // MPI_MAX_LIBRARY_VERSION_STRING is 256 in Open MPI; twice that is safe for any library.
+        var buffer = [CChar](repeating: 0, count: 512)
+        var length: Int32 = 0
+        if unsafeBitCast(address, to: Version.self)(&buffer, &length) == 0 {
+          version = String(cString: buffer).split(separator: ",").first.map(String.init) ?? version
+        }
+      }
+      return "MPI: \(candidate) (\(version)); \(started)"
+    }
+    return "MPI: none (\(reason)); data-parallel training under mpirun needs Open MPI; \(started)"
+  }
+}
