@@ -46,6 +46,9 @@ public protocol Communicator: AnyObject, Sendable {
   func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws
   /// Stops every process of the run with `code` (after this process has printed why).
   func abort(code: Int32) -> Never
+  /// Whether a second thread may make the calls while the first makes none (MPI's
+  /// `MPI_THREAD_SERIALIZED`): what overlapping the gradient exchange with backward needs.
+  var allowsCallsFromAnotherThread: Bool { get }
 }
 
 extension Communicator {
@@ -69,6 +72,7 @@ public final class SingleProcess: Communicator {
   public func allReduceSum(_ values: UnsafeMutablePointer<Double>, count: Int) throws {}
   public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {}
   public func abort(code: Int32) -> Never { exit(code) }
+  public var allowsCallsFromAnotherThread: Bool { true }
 }
 
 /// Finds out how this process was started and joins the run it belongs to.

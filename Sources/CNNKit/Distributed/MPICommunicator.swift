@@ -11,6 +11,7 @@ import Foundation
 public final class MPICommunicator: Communicator, @unchecked Sendable {
   public let rank: Int
   public let size: Int
+  public let allowsCallsFromAnotherThread: Bool
   private let api: MPIFunctions
 
   /// Joins `MPI_COMM_WORLD` (once per process; later calls return the same communicator).
@@ -26,7 +27,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     var size: Int32 = 0
     try api.check("MPI_Comm_rank", api.commRank(api.world, &rank))
     try api.check("MPI_Comm_size", api.commSize(api.world, &size))
-    let communicator = MPICommunicator(rank: Int(rank), size: Int(size), api: api)
+    let communicator = MPICommunicator(
+      rank: Int(rank), size: Int(size), serialized: provided >= 2, api: api)
     finalize = api.finalize
     // A run that ends normally must finalise, or mpirun reports the process as failed.
     atexit { _ = MPICommunicator.finalize?() }
@@ -38,9 +40,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
   nonisolated(unsafe) private static var finalize: (@convention(c) () -> Int32)?
   private static let lock = NSLock()
 
-  private init(rank: Int, size: Int, api: MPIFunctions) {
+  private init(rank: Int, size: Int, serialized: Bool, api: MPIFunctions) {
     self.rank = rank
     self.size = size
+    self.allowsCallsFromAnotherThread = serialized
     self.api = api
   }
 

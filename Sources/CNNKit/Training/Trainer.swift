@@ -65,8 +65,9 @@ public final class Trainer {
   /// Seconds this process waited for the per-step exchanges (metrics, and gradients after backward)
   /// so far: what data parallelism costs the step.
   public private(set) var exchangeSeconds = 0.0
-  /// The overlapped gradient sum of the last `fit()` (nil with one process or `--sync-bn`): its
-  /// `exchangedSeconds` against `waitedSeconds` say how much of the exchange backward hid.
+  /// The overlapped gradient sum of the last `fit()` (nil with one process, with `--sync-bn`, or
+  /// with an MPI library that cannot take calls from a second thread): its `exchangedSeconds`
+  /// against `waitedSeconds` say how much of the exchange backward hid.
   public private(set) var overlappedExchange: OverlappedGradientSum?
 
   /// Where the run stands.
@@ -117,10 +118,11 @@ public final class Trainer {
       try GradientExchange.broadcast(model.stateDict().map(\.tensor), communicator: communicator)
     }
     let output: (String) -> Void = primary ? self.output : { _ in }
-    // Gradients go out during backward, unless synchronised batch norm makes exchanges of its own there.
+    // Gradients go out during backward, unless synchronised batch norm makes exchanges of its own
+    // there or the MPI library cannot take calls from a second thread.
     let syncBatchNorm = model.namedModules().contains { ($0.module as? BatchNorm2d)?.synchronizer != nil }
     let overlap =
-      distributed && !syncBatchNorm
+      distributed && !syncBatchNorm && communicator.allowsCallsFromAnotherThread
       ? OverlappedGradientSum(
         parameters: model.parameters().filter(\.requiresGrad), communicator: communicator)
       : nil
