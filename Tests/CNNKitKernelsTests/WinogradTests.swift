@@ -182,3 +182,86 @@ final class WinogradTests: XCTestCase {
     XCTAssertFalse(conv2dWinogradApplies(s), "3×1")
   }
 }
+
+/// Winograd F(2×2, 3×3) against the naive convolution (`conv2dForwardReference`).
+final class WinogradF2Tests: XCTestCase {
+  private func check(_ s: Conv2dShape, bias useBias: Bool, seed: UInt64, pretransformed: Bool) {
+    var random = TestRandom(seed: seed)
+    let input = random.array(s.inputCount)
+    let weight = random.array(s.weightCount)
+    let bias = useBias ? random.array(s.outChannels) : nil
+    var expected = [Float](repeating: 0, count: s.outputCount)
+    var magnitude = [Float](repeating: 0, count: s.outputCount)
+    var actual = [Float](repeating: .nan, count: s.outputCount)
+    let absBias = (bias ?? []).map(abs)
+    (bias ?? []).withUnsafeBufferPointer { pb in
+      absBias.withUnsafeBufferPointer { pab in
+        let (b, ab) = useBias ? (pb.baseAddress, pab.baseAddress) : (nil, nil)
+        conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
+        conv2dForwardReference(
+          s, input: input.map(abs), weight: weight.map(abs), bias: ab, output: &magnitude)
+        if pretransformed {
+          var transformed = [Float](repeating: .nan, count: conv2dWinogradF2TransformedWeightCount(s))
+          conv2dWinogradF2TransformWeights(s, weight: weight, dst: &transformed)
+          conv2dWinogradF2Forward(
+            s, input: input, weight: weight, bias: b, output: &actual, transformedWeight: transformed)
+        } else {
+          conv2dWinogradF2Forward(s, input: input, weight: weight, bias: b, output: &actual)
+        }
+      }
+    }
+    var worst: Double = 0
+    for i in 0..<s.outputCount {
+      let error = Double(abs(actual[i] - expected[i])) / max(1e-30, Double(magnitude[i]))
+      if !(error <= worst) { worst = error }
+    }
+    XCTAssert(
+      worst <= 1e-5,
+      "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels): error \(worst)")
+  }
+
+  func testOddShapesMatchReference() {
+    // Odd and even maps, every padding, ragged channels, several images, with and without bias.
+    var cases = 0
+    for (k, (h, w)) in [(1, 1), (2, 3), (5, 4), (7, 7), (9, 6), (14, 14)].enumerated() {
+      for pad in 0...2 {
+        let s = Conv2dShape(
+          batch: 1 + (k + pad) % 3, inChannels: [1, 5, 17, 3][(k + pad) % 4], inHeight: h, inWidth: w,
+          outChannels: [7, 2, 13][(k + 2 * pad) % 3], kernelHeight: 3, kernelWidth: 3, padHeight: pad,
+          padWidth: pad)
+        if s.outHeight <= 0 || s.outWidth <= 0 { continue }
+        check(s, bias: (k + pad) % 2 == 0, seed: UInt64(10 * k + pad + 1), pretransformed: pad != 1)
+        cases += 1
+      }
+    }
+    XCTAssertGreaterThan(cases, 12)
+  }
+
+  func testResNetSevenBySevenLayerAndChunks() {
+    // ResNet-18's 512→512 layer at batch 1, and a batch of 40 (640 tiles: three chunks).
+    let layer = Conv2dShape(
+      batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 1, padWidth: 1)
+    check(layer, bias: false, seed: 77, pretransformed: true)
+    var many = layer
+    (many.batch, many.inChannels, many.outChannels) = (40, 70, 9)
+    check(many, bias: true, seed: 78, pretransformed: false)
+  }
+
+  func testAppliesOnlyWhereFourByFourTilesDoNot() {
+    let layer = Conv2dShape(
+      batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3, kernelWidth: 3,
+      padHeight: 1, padWidth: 1)
+    XCTAssertTrue(conv2dWinogradF2Applies(layer, weightsKept: true))
+    XCTAssertFalse(conv2dWinogradF2Applies(layer, weightsKept: false), "weights transformed per call")
+    var big = layer
+    (big.inHeight, big.inWidth) = (14, 14)
+    XCTAssertFalse(conv2dWinogradF2Applies(big, weightsKept: true), "F(4×4, 3×3) takes 14×14")
+    var thin = layer
+    thin.inChannels = 32
+    XCTAssertFalse(conv2dWinogradF2Applies(thin, weightsKept: true), "32 input channels")
+    var strided = layer
+    strided.strideHeight = 2
+    XCTAssertFalse(conv2dWinogradF2Applies(strided, weightsKept: true), "stride 2")
+  }
+}

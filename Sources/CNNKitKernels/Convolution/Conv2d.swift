@@ -113,7 +113,7 @@ public func conv2dForward(
   let packedStride = gemmPackedACount(m: coutG, k: kdim)
   let packedRows = (coutG + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr
   let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
-  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk) : 0
+  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk, phased: true) : 0
   GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
     let staged = workspace
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
@@ -177,8 +177,9 @@ public func conv2dPackWeights(
   }
 }
 
-/// Whether the implicit GEMMs unfold `s` from a padded copy of the input: stride 1, no dilation,
-/// and a kernel wider than one pixel (a 1×1 unpadded row is already one straight copy).
+/// Whether the implicit GEMMs unfold `s` from a padded (and, when strided, phase-split) copy of the
+/// input: no dilation, and a kernel wider than one pixel or padding. A 1×1 unpadded layer reads one
+/// pixel in `sw` along a row however it is copied, and its copy would be all the phases.
 func unfoldsPadded(_ s: Conv2dShape) -> Bool {
   PaddedImages.applies(s) && (s.kernelHeight * s.kernelWidth > 1 || s.padHeight + s.padWidth > 0)
 }
@@ -190,7 +191,9 @@ func paddedChunk(
   dst: UnsafeMutablePointer<Float>?
 ) -> PaddedImages? {
   dst.map {
-    PaddedImages(s, input: input, firstImage: firstImage, count: count, channelOffset: channelOffset, dst: $0)
+    PaddedImages(
+      s, input: input, firstImage: firstImage, count: count, channelOffset: channelOffset, dst: $0,
+      phased: true)
   }
 }
 
@@ -306,7 +309,7 @@ public func conv2dBackwardWeight(
   let coutG = s.outChannelsPerGroup
   let chunk = Conv2dPlan.imagesPerChunk(s)
   let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
-  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk) : 0
+  let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk, phased: true) : 0
   GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)

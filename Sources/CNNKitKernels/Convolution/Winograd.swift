@@ -208,7 +208,8 @@ struct WinogradPlan {
   /// and VGG-16 and the 13×13 of AlexNet at batch 1 (16 tiles) then win too. At batch 1 on 2 AVX2
   /// cores, against a threshold of 96: ResNet-18 33 → 41–48 img/s, AlexNet 70–77 → 76–95, VGG-16
   /// 7.2–7.6 → 9.3–10.8. Not at 4 tiles (7×7): the transformed weights are 4× the bytes of the
-  /// plain ones, and ResNet-18's 512-channel layers then wait on memory (2.3–2.5 ms against 2.0–2.2).
+  /// plain ones, and ResNet-18's 512-channel layers then wait on memory (2.3–2.5 ms against
+  /// 2.0–2.2); F(2×2, 3×3) (`WinogradF2.swift`) takes those.
   static let minimumTilesKeptWeights = 16
   /// Tiles per row from which input and output are transformed in runs along tile rows.
   static let rowRunMinimum = 6

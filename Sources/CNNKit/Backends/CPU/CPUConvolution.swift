@@ -16,7 +16,15 @@ extension CPUBackend {
     )
     // With no backward pass to feed, the tile kernel applies the ReLU as it stores the output.
     var reluApplied = false
-    if conv2dWinogradApplies(s, weightsKept: frozen) {
+    if conv2dWinogradF2Applies(s, weightsKept: frozen) {
+      let key = TensorStorage.DerivedKey(kind: "conv2d-winograd-f2", shape: weight.shape)
+      let transformed = weight.storage.derived(key, count: conv2dWinogradF2TransformedWeightCount(s)) {
+        source, destination in
+        conv2dWinogradF2TransformWeights(s, weight: source, dst: destination)
+      }
+      conv2dWinogradF2Forward(
+        s, input: x, weight: w, bias: b, output: out.data, transformedWeight: transformed.readOnlyPointer)
+    } else if conv2dWinogradApplies(s, weightsKept: frozen) {
       var transformed: TensorStorage? = nil
       if frozen {
         let key = TensorStorage.DerivedKey(kind: "conv2d-winograd", shape: weight.shape)
