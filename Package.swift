@@ -42,7 +42,9 @@ let package = Package(
   targets: [
     // A software prefetch for the kernels (Swift has no spelling for one).
     .target(name: "CKernelSupport"),
-    .target(name: "CNNKitKernels", dependencies: ["CKernelSupport"], swiftSettings: kernelFlags),
+    // The bf16 GEMM tile: AVX-512 BF16 per function, chosen at run time, beside its plain-C twin.
+    .target(name: "CKernelBF16"),
+    .target(name: "CNNKitKernels", dependencies: ["CKernelSupport", "CKernelBF16"], swiftSettings: kernelFlags),
     // JPEG/PNG/gzip decoding on the system libjpeg-turbo, libpng and zlib (headers from the -dev packages).
     .target(
       name: "CImageCodecs",

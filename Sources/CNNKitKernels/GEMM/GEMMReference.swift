@@ -21,3 +21,22 @@ public func gemmReference(
     }
   }
 }
+
+/// `gemmReference` on operands rounded to bf16 (`BFloat16.rounded`), summed in double: what every
+/// bf16 GEMM route (`gemmBF16`) is tested against.
+public func gemmBF16Reference(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  for i in 0..<m {
+    for j in 0..<n {
+      var sum: Double = 0
+      for p in 0..<k {
+        let av = transposeA ? a[p * lda + i] : a[i * lda + p]
+        let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+        sum += Double(BFloat16.rounded(av)) * Double(BFloat16.rounded(bv))
+      }
+      c[i * ldc + j] = beta == 0 ? Float(sum) : Float(sum) + beta * c[i * ldc + j]
+    }
+  }
+}
