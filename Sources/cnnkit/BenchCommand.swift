@@ -78,6 +78,7 @@ struct BenchCommand: ParsableCommand {
     if let peak, !(peak > 0) { throw CLIError("--peak must be a positive GFLOP/s figure, got \(peak)") }
     if let kernel, kernel != "gemm" { throw CLIError("--kernel must be 'gemm', got '\(kernel)'") }
     let device = try deviceOption.parsed()
+    let precisionName = deviceOption.precision?.lowercased() ?? "fp32"
     if device.isAccelerator && kernel != nil {
       throw CLIError("--kernel gemm times the CPU's GEMM; drop --device")
     }
@@ -89,6 +90,13 @@ struct BenchCommand: ParsableCommand {
       print(
         "kernels: \(GEMMKernelInfo.isa), GEMM tile \(GEMMKernelInfo.tile); FP32 peak \(String(format: "%.0f", peakGFLOPS)) GFLOP/s"
           + (peak == nil ? " (measured)" : "") + " on \(Parallel.threadCount) threads")
+      if precisionName == "bf16" {
+        print(
+          BFloat16.hardware
+            ? "precision bf16: AVX-512 BF16 tile (vdpbf16ps), fp32 sums"
+            : "precision bf16: no AVX-512 BF16 here, so bf16-rounded operands on the fp32 kernels (slower than fp32)"
+        )
+      }
     }
     if kernel != nil {
       try benchmarkGEMM(peakGFLOPS: peakGFLOPS)
@@ -157,7 +165,7 @@ struct BenchCommand: ParsableCommand {
           percent, rss))
       let json: [String: Any] = [
         "framework": "cnnkit", "model": model, "mode": mode, "batch": b, "threads": Parallel.threadCount,
-        "device": device.description,
+        "device": device.description, "precision": precisionName,
         "img_s_median": median, "img_s_min": rates.first!, "img_s_max": rates.last!, "gflops_median": gflops,
         // Sustained throughput (all timed images over all timed seconds), as an epoch reports it.
         "img_s_mean": Double(b * seconds.count) / seconds.reduce(0, +),

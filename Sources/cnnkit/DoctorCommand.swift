@@ -7,7 +7,10 @@ struct DeviceOption: ParsableArguments {
   @Option(help: "Where to compute: cpu, cuda or cuda:N (default: cpu).")
   var device: String?
 
-  @Option(help: "Convolution and matrix-product math on a GPU: fp32 (TF32 off) or tf32 (default: fp32).")
+  @Option(
+    help:
+      "Convolution and matrix-product math: fp32 (default), tf32 (CUDA) or bf16 (CPU: bf16 operands, fp32 sums)."
+  )
   var precision: String?
 
   /// The parsed device (the CPU when the flag is absent) with `--precision` applied to it, or a

@@ -112,3 +112,46 @@ final class BF16Tests: XCTestCase {
     XCTAssertEqual(hardware, emulated)
   }
 }
+
+extension BF16Tests {
+  /// `conv2dBF16Forward` on the emulated tile against the naive convolution of bf16-rounded operands:
+  /// padding, strides (phase-split copies), groups, several images per GEMM, one image in place.
+  func testConvolutionOnTheTileMatchesReference() {
+    let shapes = [
+      Conv2dShape(
+        batch: 3, inChannels: 5, inHeight: 9, inWidth: 8, outChannels: 14, kernelHeight: 3, kernelWidth: 3,
+        padHeight: 1, padWidth: 1),
+      Conv2dShape(
+        batch: 1, inChannels: 3, inHeight: 23, inWidth: 23, outChannels: 16, kernelHeight: 7, kernelWidth: 7,
+        strideHeight: 2, strideWidth: 2, padHeight: 3, padWidth: 3),
+      Conv2dShape(
+        batch: 2, inChannels: 6, inHeight: 7, inWidth: 6, outChannels: 4, kernelHeight: 3, kernelWidth: 2,
+        strideHeight: 1, strideWidth: 2, padHeight: 0, padWidth: 1, groups: 2),
+    ]
+    for (index, s) in shapes.enumerated() {
+      var random = TestRandom(seed: UInt64(40 + index))
+      let input = random.array(s.inputCount)
+      let weight = random.array(s.weightCount)
+      let bias = random.array(s.outChannels)
+      var expected = [Float](repeating: 0, count: s.outputCount)
+      var magnitude = expected
+      conv2dForwardReference(
+        s, input: input.map(BFloat16.rounded), weight: weight.map(BFloat16.rounded), bias: bias,
+        output: &expected)
+      conv2dForwardReference(
+        s, input: input.map { abs(BFloat16.rounded($0)) }, weight: weight.map { abs(BFloat16.rounded($0)) },
+        bias: bias.map(abs), output: &magnitude)
+      var packed = [UInt16](repeating: 0xFFFF, count: conv2dBF16PackedWeightCount(s))
+      conv2dBF16PackWeights(s, weight: weight, dst: &packed)
+      var actual = [Float](repeating: .nan, count: s.outputCount)
+      conv2dBF16Forward(s, input: input, packedWeight: packed, bias: bias, output: &actual, tile: .emulated)
+      for i in 0..<s.outputCount {
+        let error = abs(Double(actual[i]) - Double(expected[i]))
+        if !(error <= 1e-5 * Double(magnitude[i]) + 1e-30) {
+          XCTFail("shape \(index): element \(i) is \(actual[i]), expected \(expected[i])")
+          break
+        }
+      }
+    }
+  }
+}

@@ -38,21 +38,24 @@ public enum Precision: String, Sendable, CaseIterable {
   /// Convolutions and matrix products on tensor cores with TF32 inputs (10-bit mantissa), fp32
   /// accumulation and storage: PyTorch's default for convolutions on Ampere and later.
   case tf32
-  /// Mixed precision on bf16 tensor cores (not available yet).
+  /// Mixed precision: convolutions and linear layers multiply bf16-rounded operands with fp32
+  /// accumulation, weights and everything else stay fp32. On the CPU (AVX-512 BF16's `vdpbf16ps`
+  /// where the CPU has it, else the same rounding on the fp32 kernels); not yet on CUDA.
   case bf16
 }
 
 extension Device {
-  /// Sets the precision of this device's convolutions and matrix products (a CUDA device's; the CPU
-  /// computes in fp32 only). Throws for a precision the device does not offer.
+  /// Sets the precision of this device's convolutions and matrix products (the CPU: fp32 or bf16).
+  /// Throws for a precision the device does not offer.
   public func setPrecision(_ precision: Precision) throws {
     switch (self, precision) {
-    case (_, .fp32) where self == .cpu: return
+    case (.cpu, .fp32), (.cpu, .bf16): CPUBackend.shared.precision = precision
     case (.cpu, _):
       throw DeviceError.unsupported(
-        "precision \(precision.rawValue) needs a CUDA device; the CPU computes in fp32")
+        "precision \(precision.rawValue) needs a CUDA device; the CPU computes in fp32 or bf16")
     case (_, .bf16):
-      throw DeviceError.unsupported("precision bf16 is not implemented yet; use fp32 or tf32")
+      throw DeviceError.unsupported(
+        "precision bf16 runs on the CPU so far; on a CUDA device use fp32 or tf32")
     case (.cuda(let index), _): try CUDAContext.shared(index).setPrecision(precision)
     }
   }

@@ -160,6 +160,8 @@ public struct TrainingOption: Sendable {
     .init("max-steps", .integer, "Stop after this many optimiser steps (checkpoint and model written)."),
     .init("checkpoint-every", .integer, "Also checkpoint every this many steps within an epoch."),
     .init("device", .string, .string("cpu"), "cpu, cuda or cuda:N."),
-    .init("precision", .string, .string("fp32"), "fp32 or tf32 (tf32 on a CUDA device only)."),
+    .init(
+      "precision", .string, .string("fp32"),
+      "fp32, tf32 (a CUDA device) or bf16 (the CPU: bf16 operands, fp32 sums and weights)."),
   ]
 }

@@ -10,12 +10,15 @@
 
 /// Whether `conv2dWinogradF2Forward` is expected to beat both the im2col GEMM and F(4×4, 3×3) on
 /// `s`: a 3×3, stride-1, dilation-1, ungrouped convolution with wide channels, weights kept across
-/// calls, and a map too small for F(4×4, 3×3) (ResNet's 7×7 layers at batch 1 and 2).
+/// calls, and a map too small for F(4×4, 3×3) (ResNet's 7×7 layers at batch 1 and 2), where the
+/// AVX-512 build's output-channel tiles do not take the layer.
 public func conv2dWinogradF2Applies(_ s: Conv2dShape, weightsKept: Bool) -> Bool {
   guard
     weightsKept, s.kernelHeight == 3, s.kernelWidth == 3, s.strideHeight == 1, s.strideWidth == 1,
     s.dilationHeight == 1, s.dilationWidth == 1, s.groups == 1, s.batch > 0, s.outHeight > 0, s.outWidth > 0,
-    !conv2dWinogradApplies(s, weightsKept: true)
+    !conv2dWinogradApplies(s, weightsKept: true),
+    // AVX-512 builds keep their 64-channel tiles there: measured against those on 2 AVX2 cores only.
+    !conv2dTiledPreferred(s)
   else { return false }
   let tiles = WinogradF2Plan(s).totalTiles
   return s.inChannels >= WinogradF2Plan.minimumChannels && s.outChannels >= WinogradF2Plan.minimumChannels

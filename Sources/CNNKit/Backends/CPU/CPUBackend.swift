@@ -6,6 +6,9 @@ import CNNKitKernels
 final class CPUBackend: Backend, @unchecked Sendable {
   static let shared = CPUBackend()
   let device = Device.cpu
+  /// fp32, or bf16 (`--precision bf16`): convolutions and linear layers multiply operands rounded
+  /// to bf16 with fp32 accumulation (`CPUConvolution.swift`). Set before computing, not during.
+  var precision: Precision = .fp32
 
   // MARK: Memory
 

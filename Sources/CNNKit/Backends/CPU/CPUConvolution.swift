@@ -1,10 +1,78 @@
 import CNNKitKernels
+import Foundation
 
 /// Convolutions and fully connected layers on the CPU: the one place that picks each one's
 /// algorithm (Winograd, output-channel tiles, implicit GEMM, direct) and keeps derived weight forms
 /// (`TensorStorage.derived`) for weights that cannot change before the next call.
 extension CPUBackend {
   func conv2dForward(
+    _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool, recording: Bool,
+    weightFrozen frozen: Bool
+  ) throws -> (output: Tensor, reluSaved: AnyObject?) {
+    guard precision == .bf16 else {
+      return try conv2dForwardFP32(
+        s, input: input, weight: weight, bias: bias, relu: relu, recording: recording, weightFrozen: frozen)
+    }
+    guard let tile = Self.bf16Tile, !conv2dDirectApplies(s) else {
+      // No bf16 hardware: the same products, from operands rounded to bf16, on the fp32 kernels.
+      return try conv2dForwardFP32(
+        s, input: bf16Rounded(input, kept: false), weight: bf16Rounded(weight, kept: frozen), bias: bias,
+        relu: relu, recording: recording, weightFrozen: frozen)
+    }
+    let out = Tensor(uninitializedShape: [s.batch, s.outChannels, s.outHeight, s.outWidth])
+    let floats = (conv2dBF16PackedWeightCount(s) + 1) / 2
+    let pack = { (source: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>) in
+      conv2dBF16PackWeights(
+        s, weight: source, dst: UnsafeMutableRawPointer(destination).assumingMemoryBound(to: UInt16.self))
+    }
+    let packed: TensorStorage
+    if frozen {
+      let key = TensorStorage.DerivedKey(kind: "conv2d-bf16-packed", shape: weight.shape + [s.groups])
+      packed = weight.storage.derived(key, count: floats, make: pack)
+    } else {
+      packed = TensorStorage(count: floats)
+      pack(weight.storage.readOnlyPointer, packed.pointer)
+    }
+    conv2dBF16Forward(
+      s, input: input.storage.readOnlyPointer,
+      packedWeight: UnsafeRawPointer(packed.readOnlyPointer).assumingMemoryBound(to: UInt16.self),
+      bias: bias?.storage.readOnlyPointer, output: out.data, tile: tile)
+    return (out, applyReLU(to: out, relu: relu, recording: recording))
+  }
+
+  /// The tile `--precision bf16` multiplies on: AVX-512 BF16 where the CPU has it, or (for tests,
+  /// `CNNKIT_BF16_TILE=emulated`) its plain-C twin; nil means rounded operands on the fp32 kernels.
+  static let bf16Tile: BF16Tile? =
+    BFloat16.hardware
+    ? .hardware : ProcessInfo.processInfo.environment["CNNKIT_BF16_TILE"] == "emulated" ? .emulated : nil
+
+  /// `t` rounded to bf16: a form kept with a weight that cannot change (`kept`), else a fresh copy.
+  func bf16Rounded(_ t: Tensor, kept: Bool) -> Tensor {
+    let round = { (source: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>) in
+      BFloat16.round(count: t.count, source, destination)
+    }
+    if kept {
+      let key = TensorStorage.DerivedKey(kind: "bf16-rounded", shape: t.shape)
+      return Tensor(shape: t.shape, storage: t.storage.derived(key, count: t.count, make: round))
+    }
+    let copy = Tensor(uninitializedShape: t.shape)
+    round(t.storage.readOnlyPointer, copy.data)
+    return copy
+  }
+
+  /// The ReLU fused after a convolution: in place without a backward pass, else with the bit mask
+  /// its backward needs (the output itself the next layer may not keep).
+  private func applyReLU(to out: Tensor, relu: Bool, recording: Bool) -> AnyObject? {
+    guard relu else { return nil }
+    guard recording else {
+      let y = out.data
+      reluForward(count: out.count, input: y, output: y)
+      return nil
+    }
+    return ReLUMask(applyingReLUTo: out, input: out)
+  }
+
+  private func conv2dForwardFP32(
     _ s: Conv2dShape, input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool, recording: Bool,
     weightFrozen frozen: Bool
   ) throws -> (output: Tensor, reluSaved: AnyObject?) {
@@ -54,17 +122,15 @@ extension CPUBackend {
     } else {
       CNNKitKernels.conv2dForward(s, input: x, weight: w, bias: b, output: out.data)
     }
-    guard relu && !reluApplied else { return (out, nil) }
-    // A bit mask, not the output (which the next layer may not keep), is what the ReLU's backward needs.
-    guard recording else {
-      let y = out.data
-      reluForward(count: out.count, input: y, output: y)
-      return (out, nil)
-    }
-    return (out, ReLUMask(applyingReLUTo: out, input: out))
+    return (out, applyReLU(to: out, relu: relu && !reluApplied, recording: recording))
   }
 
   func conv2dBackwardInput(_ s: Conv2dShape, gradOutput: Tensor, weight: Tensor) throws -> Tensor {
+    // bf16: the backward products too from rounded operands (autocast's convolution backward).
+    let (gradOutput, weight) =
+      precision == .bf16
+      ? (bf16Rounded(gradOutput, kept: false), bf16Rounded(weight, kept: false))
+      : (gradOutput, weight)
     let dx = Tensor(uninitializedShape: [s.batch, s.inChannels, s.inHeight, s.inWidth])
     CNNKitKernels.conv2dBackwardInput(
       s, gradOutput: gradOutput.storage.readOnlyPointer, weight: weight.storage.readOnlyPointer,
@@ -75,6 +141,10 @@ extension CPUBackend {
   func conv2dBackwardWeight(
     _ s: Conv2dShape, input: Tensor, gradOutput: Tensor, bias: Bool
   ) throws -> (weight: Tensor, bias: Tensor?) {
+    let (input, gradOutput) =
+      precision == .bf16
+      ? (bf16Rounded(input, kept: false), bf16Rounded(gradOutput, kept: false))
+      : (input, gradOutput)
     let dw = Tensor(uninitializedShape: [s.outChannels, s.inChannelsPerGroup, s.kernelHeight, s.kernelWidth])
     let db = bias ? Tensor(uninitializedShape: [s.outChannels]) : nil
     CNNKitKernels.conv2dBackwardWeight(
@@ -85,6 +155,30 @@ extension CPUBackend {
   }
 
   func linearForward(_ input: Tensor, weight: Tensor, bias: Tensor?, weightFrozen frozen: Bool) throws
+    -> Tensor
+  {
+    guard precision == .bf16 else {
+      return linearForwardFP32(input, weight: weight, bias: bias, weightFrozen: frozen)
+    }
+    guard let tile = Self.bf16Tile else {
+      return linearForwardFP32(
+        bf16Rounded(input, kept: false), weight: bf16Rounded(weight, kept: frozen), bias: bias,
+        weightFrozen: frozen)
+    }
+    // `x · Wᵀ` on the bf16 tile.
+    let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
+    let out = Tensor(uninitializedShape: [n, outF])
+    let y = out.data
+    if let bias {
+      for r in 0..<n { (y + r * outF).update(from: bias.storage.readOnlyPointer, count: outF) }
+    }
+    gemmBF16(
+      transposeA: false, transposeB: true, m: n, n: outF, k: inF, a: input.storage.readOnlyPointer, lda: inF,
+      b: weight.storage.readOnlyPointer, ldb: inF, beta: bias == nil ? 0 : 1, c: y, ldc: outF, tile: tile)
+    return out
+  }
+
+  private func linearForwardFP32(_ input: Tensor, weight: Tensor, bias: Tensor?, weightFrozen frozen: Bool)
     -> Tensor
   {
     let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
@@ -130,8 +224,16 @@ extension CPUBackend {
   func linearBackward(
     input: Tensor, weight: Tensor, gradOutput: Tensor, needInput: Bool, needWeight: Bool, needBias: Bool
   ) throws -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
+    // bf16: the products from rounded operands; the bias gradient sums the unrounded one.
+    let (input, weight, roundedGrad) =
+      precision == .bf16
+      ? (
+        bf16Rounded(input, kept: false), bf16Rounded(weight, kept: false),
+        bf16Rounded(gradOutput, kept: false)
+      )
+      : (input, weight, gradOutput)
     let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
-    let g = gradOutput.storage.readOnlyPointer
+    let g = roundedGrad.storage.readOnlyPointer
     var dx: Tensor? = nil
     if needInput {
       // dx = dy · W
@@ -153,7 +255,8 @@ extension CPUBackend {
     guard needBias else { return (dx, dw, nil) }
     let db = Tensor(zeros: [outF])
     let sum = db.data
-    for r in 0..<n { addKernel(count: outF, sum, g + r * outF, sum) }
+    let dy = gradOutput.storage.readOnlyPointer
+    for r in 0..<n { addKernel(count: outF, sum, dy + r * outF, sum) }
     return (dx, dw, db)
   }
 
