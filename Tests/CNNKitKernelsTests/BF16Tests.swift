@@ -94,22 +94,33 @@ final class BF16Tests: XCTestCase {
   func testHardwareTileMatchesReferenceAndEmulation() throws {
     try XCTSkipUnless(BFloat16.hardware, "no AVX-512 BF16 on this CPU (the emulated twin runs the same code)")
     checkShapes(tile: .hardware)
-    // The same additions in the same order: bit for bit the emulated tile's result.
+    // The same additions in the same order as Intel defines them: the emulated tile's result, to
+    // the last bit where the CPU follows that definition (one rounding per product added); a CPU
+    // that sums both products before rounding may differ, within fp32 accumulation error.
     var random = TestRandom(seed: 9)
     let (m, n, k) = (29, 77, 401)
     let a = random.array(m * k)
     let b = random.array(k * n)
-    var hardware = [Float](repeating: 0, count: m * n)
-    var emulated = hardware
-    for (tile, out) in [(BF16Tile.hardware, 0), (.emulated, 1)] {
+    var results: [[Float]] = []
+    for tile in [BF16Tile.hardware, .emulated] {
       var c = [Float](repeating: .nan, count: m * n)
       gemmBF16(
         transposeA: false, transposeB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: &c,
         ldc: n,
         tile: tile)
-      if out == 0 { hardware = c } else { emulated = c }
+      results.append(c)
     }
-    XCTAssertEqual(hardware, emulated)
+    var magnitude = [Float](repeating: 0, count: m * n)
+    gemmBF16Reference(
+      transposeA: false, transposeB: false, m: m, n: n, k: k, a: a.map(abs), lda: k, b: b.map(abs), ldb: n,
+      beta: 0, c: &magnitude, ldc: n)
+    let differing = zip(results[0], results[1]).filter { $0.bitPattern != $1.bitPattern }.count
+    print("BF16Tests: hardware tile differs from its twin in \(differing) of \(m * n) elements")
+    for i in 0..<(m * n) {
+      XCTAssertLessThanOrEqual(
+        abs(Double(results[0][i]) - Double(results[1][i])), 1e-5 * Double(magnitude[i]) + 1e-30,
+        "element \(i)")
+    }
   }
 }
 
