@@ -230,3 +230,14 @@ public func gemmBF16(
       accumulate: beta == 1, tile: tile)
   }
 }
+
+/// `C = A · op(B)` (`C += …` when `accumulate`) on the bf16 tile, with A (`m × k`) packed once by
+/// `BF16GEMM.packA` and `op(B)` (`k × n`; `Bᵀ` when `transposeB`) rounded as it is packed.
+public func gemmBF16Prepacked(
+  m: Int, n: Int, k: Int, packedA: UnsafePointer<UInt16>, b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, tile: BF16Tile
+) {
+  BF16GEMM.run(
+    m: m, n: n, k: k, packedA: packedA, source: .matrix(b, ld: ldb, transposed: transposeB), c: c, ldc: ldc,
+    accumulate: accumulate, tile: tile)
+}

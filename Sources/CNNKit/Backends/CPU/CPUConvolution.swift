@@ -165,16 +165,39 @@ extension CPUBackend {
         bf16Rounded(input, kept: false), weight: bf16Rounded(weight, kept: frozen), bias: bias,
         weightFrozen: frozen)
     }
-    // `x · Wᵀ` on the bf16 tile.
     let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
     let out = Tensor(uninitializedShape: [n, outF])
     let y = out.data
     if let bias {
       for r in 0..<n { (y + r * outF).update(from: bias.storage.readOnlyPointer, count: outF) }
     }
-    gemmBF16(
-      transposeA: false, transposeB: true, m: n, n: outF, k: inF, a: input.storage.readOnlyPointer, lda: inF,
-      b: weight.storage.readOnlyPointer, ldb: inF, beta: bias == nil ? 0 : 1, c: y, ldc: outF, tile: tile)
+    guard frozen else {
+      // `x · Wᵀ` on the bf16 tile, both operands packed on this call.
+      gemmBF16(
+        transposeA: false, transposeB: true, m: n, n: outF, k: inF, a: input.storage.readOnlyPointer,
+        lda: inF,
+        b: weight.storage.readOnlyPointer, ldb: inF, beta: bias == nil ? 0 : 1, c: y, ldc: outF, tile: tile)
+      return out
+    }
+    // A weight that cannot change is packed into bf16 pairs once (rounding AlexNet's 58 M classifier
+    // weights on every call would cost more than the products): `Yᵀ = W · xᵀ`, then transposed.
+    let key = TensorStorage.DerivedKey(kind: "linear-bf16-packed", shape: weight.shape)
+    let packed = weight.storage.derived(key, count: (BF16GEMM.packedACount(m: outF, k: inF) + 1) / 2) {
+      source, destination in
+      BF16GEMM.packA(
+        transposeA: false, m: outF, k: inF, a: source, lda: inF,
+        dst: UnsafeMutableRawPointer(destination).assumingMemoryBound(to: UInt16.self))
+    }
+    let yT = Tensor(uninitializedShape: [outF, n])
+    gemmBF16Prepacked(
+      m: outF, n: n, k: inF,
+      packedA: UnsafeRawPointer(packed.readOnlyPointer).assumingMemoryBound(to: UInt16.self),
+      b: input.storage.readOnlyPointer, ldb: inF, transposeB: true, c: yT.data, ldc: n, accumulate: false,
+      tile: tile)
+    let t = yT.storage.readOnlyPointer
+    for r in 0..<n {
+      for o in 0..<outF { y[r * outF + o] = bias == nil ? t[o * n + r] : y[r * outF + o] + t[o * n + r] }
+    }
     return out
   }
 
