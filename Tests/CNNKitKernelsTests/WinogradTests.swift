@@ -14,7 +14,8 @@ final class WinogradTests: XCTestCase {
   /// of the transforms scales with `Σ|input · weight|`, not with the (possibly cancelling) result.
   private func check(
     _ s: Conv2dShape, bias useBias: Bool, seed: UInt64, scratchBytes: Int = 16 << 20,
-    pretransformed: Bool = false, tolerance: Double = 1e-5, file: StaticString = #filePath, line: UInt = #line
+    pretransformed: Bool = false, tileTwo: Bool = false, tolerance: Double = 1e-5,
+    file: StaticString = #filePath, line: UInt = #line
   ) {
     var random = TestRandom(seed: seed)
     let input = random.array(s.inputCount)
@@ -31,7 +32,14 @@ final class WinogradTests: XCTestCase {
         conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
         conv2dForwardReference(
           s, input: input.map(abs), weight: weight.map(abs), bias: ab, output: &magnitude)
-        if pretransformed {
+        if tileTwo && pretransformed {
+          var transformed = [Float](repeating: .nan, count: conv2dWinogradF2TransformedWeightCount(s))
+          conv2dWinogradF2TransformWeights(s, weight: weight, dst: &transformed)
+          conv2dWinogradF2Forward(
+            s, input: input, weight: weight, bias: b, output: &actual, transformedWeight: transformed)
+        } else if tileTwo {
+          conv2dWinogradF2Forward(s, input: input, weight: weight, bias: b, output: &actual)
+        } else if pretransformed {
           var transformed = [Float](repeating: .nan, count: conv2dWinogradTransformedWeightCount(s))
           conv2dWinogradTransformWeights(s, weight: weight, dst: &transformed)
           conv2dWinogradForward(
@@ -183,44 +191,9 @@ final class WinogradTests: XCTestCase {
   }
 }
 
-/// Winograd F(2×2, 3×3) against the naive convolution (`conv2dForwardReference`).
-final class WinogradF2Tests: XCTestCase {
-  private func check(_ s: Conv2dShape, bias useBias: Bool, seed: UInt64, pretransformed: Bool) {
-    var random = TestRandom(seed: seed)
-    let input = random.array(s.inputCount)
-    let weight = random.array(s.weightCount)
-    let bias = useBias ? random.array(s.outChannels) : nil
-    var expected = [Float](repeating: 0, count: s.outputCount)
-    var magnitude = [Float](repeating: 0, count: s.outputCount)
-    var actual = [Float](repeating: .nan, count: s.outputCount)
-    let absBias = (bias ?? []).map(abs)
-    (bias ?? []).withUnsafeBufferPointer { pb in
-      absBias.withUnsafeBufferPointer { pab in
-        let (b, ab) = useBias ? (pb.baseAddress, pab.baseAddress) : (nil, nil)
-        conv2dForwardReference(s, input: input, weight: weight, bias: b, output: &expected)
-        conv2dForwardReference(
-          s, input: input.map(abs), weight: weight.map(abs), bias: ab, output: &magnitude)
-        if pretransformed {
-          var transformed = [Float](repeating: .nan, count: conv2dWinogradF2TransformedWeightCount(s))
-          conv2dWinogradF2TransformWeights(s, weight: weight, dst: &transformed)
-          conv2dWinogradF2Forward(
-            s, input: input, weight: weight, bias: b, output: &actual, transformedWeight: transformed)
-        } else {
-          conv2dWinogradF2Forward(s, input: input, weight: weight, bias: b, output: &actual)
-        }
-      }
-    }
-    var worst: Double = 0
-    for i in 0..<s.outputCount {
-      let error = Double(abs(actual[i] - expected[i])) / max(1e-30, Double(magnitude[i]))
-      if !(error <= worst) { worst = error }
-    }
-    XCTAssert(
-      worst <= 1e-5,
-      "N\(s.batch) C\(s.inChannels) \(s.inHeight)x\(s.inWidth) → O\(s.outChannels): error \(worst)")
-  }
-
-  func testOddShapesMatchReference() {
+/// Winograd F(2×2, 3×3) (`tileTwo`) against the naive convolution, through the same `check`.
+extension WinogradTests {
+  func testTileTwoOddShapesMatchReference() {
     // Odd and even maps, every padding, ragged channels, several images, with and without bias.
     var cases = 0
     for (k, (h, w)) in [(1, 1), (2, 3), (5, 4), (7, 7), (9, 6), (14, 14)].enumerated() {
@@ -230,25 +203,27 @@ final class WinogradF2Tests: XCTestCase {
           outChannels: [7, 2, 13][(k + 2 * pad) % 3], kernelHeight: 3, kernelWidth: 3, padHeight: pad,
           padWidth: pad)
         if s.outHeight <= 0 || s.outWidth <= 0 { continue }
-        check(s, bias: (k + pad) % 2 == 0, seed: UInt64(10 * k + pad + 1), pretransformed: pad != 1)
+        check(
+          s, bias: (k + pad) % 2 == 0, seed: UInt64(10 * k + pad + 1), pretransformed: pad != 1, tileTwo: true
+        )
         cases += 1
       }
     }
     XCTAssertGreaterThan(cases, 12)
   }
 
-  func testResNetSevenBySevenLayerAndChunks() {
+  func testTileTwoResNetSevenBySevenLayerAndChunks() {
     // ResNet-18's 512→512 layer at batch 1, and a batch of 40 (640 tiles: three chunks).
     let layer = Conv2dShape(
       batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3, kernelWidth: 3,
       padHeight: 1, padWidth: 1)
-    check(layer, bias: false, seed: 77, pretransformed: true)
+    check(layer, bias: false, seed: 77, pretransformed: true, tileTwo: true)
     var many = layer
     (many.batch, many.inChannels, many.outChannels) = (40, 70, 9)
-    check(many, bias: true, seed: 78, pretransformed: false)
+    check(many, bias: true, seed: 78, tileTwo: true)
   }
 
-  func testAppliesOnlyWhereFourByFourTilesDoNot() {
+  func testTileTwoAppliesOnlyWhereFourByFourTilesDoNot() {
     let layer = Conv2dShape(
       batch: 1, inChannels: 512, inHeight: 7, inWidth: 7, outChannels: 512, kernelHeight: 3, kernelWidth: 3,
       padHeight: 1, padWidth: 1)

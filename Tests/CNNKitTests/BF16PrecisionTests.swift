@@ -64,23 +64,15 @@ extension CLITests {
   /// `bench --precision bf16` on the CPU, by the fp32 route and (`CNNKIT_BF16_TILE=emulated`) through
   /// the bf16 tile's code path, the one CPUs with AVX-512 BF16 take.
   func testBenchRunsInBF16() throws {
-    for tile in [nil, "emulated"] {
-      let process = Process()
-      process.executableURL = try Self.executableURL()
-      process.arguments = [
-        "bench", "--model", "lenet5", "--mode", "train", "--batch", "4", "--iterations", "1", "--warmup", "0",
-        "--peak", "100", "--precision", "bf16",
-      ]
-      var environment = ProcessInfo.processInfo.environment
-      environment["CNNKIT_BF16_TILE"] = tile
-      process.environment = environment
-      let out = Pipe()
-      process.standardOutput = out
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0, stdout)
+    for tile in ["", "emulated"] {
+      let result = try run(
+        [
+          "bench", "--model", "lenet5", "--mode", "train", "--batch", "4", "--iterations", "1", "--warmup",
+          "0",
+          "--peak", "100", "--precision", "bf16",
+        ], environment: ["CNNKIT_BF16_TILE": tile])
+      let stdout = result.stdout
+      XCTAssertEqual(result.status, 0, result.stderr)
       XCTAssertTrue(stdout.contains("precision bf16: "), stdout)
       let line = try XCTUnwrap(stdout.split(separator: "\n").last { $0.hasPrefix("{") })
       let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -107,21 +99,16 @@ extension CLITests {
       [.init(name: "input", tensor: Tensor.randn([3, 3, 32, 32], using: &rng))], to: input)
     var logits: [String: [Float]] = [:]
     for (name, precision, tile) in [
-      ("fp32", "fp32", nil), ("rounded", "bf16", nil), ("tile", "bf16", "emulated"),
+      ("fp32", "fp32", ""), ("rounded", "bf16", ""), ("tile", "bf16", "emulated"),
     ] {
       let output = folder + "/\(name).safetensors"
-      let process = Process()
-      process.executableURL = try Self.executableURL()
-      process.arguments = [
-        "forward", "--model", "alexnet-cifar", "--input", input, "--output", output, "--precision", precision,
-      ]
-      var environment = ProcessInfo.processInfo.environment
-      environment["CNNKIT_BF16_TILE"] = tile
-      process.environment = environment
-      process.standardOutput = FileHandle.nullDevice
-      try process.run()
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0, name)
+      let result = try run(
+        [
+          "forward", "--model", "alexnet-cifar", "--input", input, "--output", output, "--precision",
+          precision,
+        ],
+        environment: ["CNNKIT_BF16_TILE": tile])
+      XCTAssertEqual(result.status, 0, "\(name): \(result.stderr)")
       logits[name] = try SafeTensorsFile(path: output).tensor(named: "output").scalars
     }
     let (fp32, rounded, tile) = (logits["fp32"]!, logits["rounded"]!, logits["tile"]!)

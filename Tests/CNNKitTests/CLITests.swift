@@ -26,10 +26,12 @@ final class CLITests: XCTestCase {
     throw XCTSkip("cnnkit executable not found next to the tests (looked in \(candidates.map(\.path)))")
   }
 
-  func run(_ arguments: [String]) throws -> Result {
+  /// Runs `cnnkit arguments`, with `environment` added to this process's environment.
+  func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
     let process = Process()
     process.executableURL = try Self.executableURL()
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

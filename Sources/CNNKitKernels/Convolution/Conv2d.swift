@@ -106,37 +106,49 @@ public func conv2dForward(
     conv2dSpaceToDepthForward(s, input: input, weight: weight, bias: bias, output: output)
     return
   }
-  let spatial = s.outHeight * s.outWidth
   let kdim = s.inChannelsPerGroup * s.kernelHeight * s.kernelWidth
   let coutG = s.outChannelsPerGroup
-  let chunk = Conv2dPlan.imagesPerChunk(s)
   let packedStride = gemmPackedACount(m: coutG, k: kdim)
   let packedRows = (coutG + MicroKernel.mr - 1) / MicroKernel.mr * MicroKernel.mr
+  conv2dImplicitGEMM(s, input: input, bias: bias, output: output) { g, width, source, c in
+    PackedGEMM.run(
+      kernel: MicroKernel.self, transposeA: false, m: coutG, n: width, k: kdim, alpha: 1,
+      a: weight + g * coutG * kdim, lda: kdim, source: source, beta: 0, c: c, ldc: width,
+      packedA: packedWeight.map { PrepackedA(pointer: $0 + g * packedStride, paddedRows: packedRows) })
+  }
+}
+
+/// The implicit-im2col forward convolution around a GEMM: for each chunk of images and each group,
+/// `gemm(group, width, source, c)` must write `C = W_group · op(B)` (`C_out/g × width`, row stride
+/// `width`) with `op(B)` the unfolded chunk read from `source`; the result is scattered to NCHW with
+/// the bias (one image is written in place). Shared by the fp32 GEMM and the bf16 tile.
+func conv2dImplicitGEMM(
+  _ s: Conv2dShape, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+  output: UnsafeMutablePointer<Float>,
+  gemm: (Int, Int, GEMMSourceB, UnsafeMutablePointer<Float>) -> Void
+) {
+  let spatial = s.outHeight * s.outWidth
+  let coutG = s.outChannelsPerGroup
+  let chunk = Conv2dPlan.imagesPerChunk(s)
   let stagedFloats = chunk > 1 ? (coutG * chunk * spatial + 15) / 16 * 16 : 0
   let paddedFloats = unfoldsPadded(s) ? PaddedImages.floats(s, count: chunk, phased: true) : 0
   GEMMWorkspace.with(floats: stagedFloats + paddedFloats) { workspace in
     let staged = workspace
     for n0 in stride(from: 0, to: s.batch, by: chunk) {
       let count = min(chunk, s.batch - n0)
-      let width = count * spatial
       for g in 0..<s.groups {
         let direct = count == 1
         let channelOffset = g * s.inChannelsPerGroup
         let padded = paddedChunk(
           s, input: input, firstImage: n0, count: count, channelOffset: channelOffset,
           dst: paddedFloats == 0 ? nil : workspace + stagedFloats)
-        PackedGEMM.run(
-          kernel: MicroKernel.self, transposeA: false, m: coutG, n: width, k: kdim, alpha: 1,
-          a: weight + g * coutG * kdim, lda: kdim,
-          source: .packer { colStart, cols, p0, kc, nr, dst in
-            packIm2col(
-              s, input: input, firstImage: n0, channelOffset: channelOffset, padded: padded,
-              colStart: colStart, cols: cols, p0: p0, kc: kc, nr: nr, dst: dst)
-          },
-          beta: 0, c: direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged, ldc: width,
-          packedA: packedWeight.map {
-            PrepackedA(pointer: $0 + g * packedStride, paddedRows: packedRows)
-          })
+        let source = GEMMSourceB.packer { colStart, cols, p0, kc, nr, dst in
+          packIm2col(
+            s, input: input, firstImage: n0, channelOffset: channelOffset, padded: padded,
+            colStart: colStart, cols: cols, p0: p0, kc: kc, nr: nr, dst: dst)
+        }
+        gemm(
+          g, count * spatial, source, direct ? output + (n0 * s.outChannels + g * coutG) * spatial : staged)
         if !direct {
           scatterChannels(
             staged, bias: bias, totalChannels: s.outChannels, spatial: spatial, firstImage: n0,

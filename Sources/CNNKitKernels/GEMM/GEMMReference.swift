@@ -28,15 +28,11 @@ public func gemmBF16Reference(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
   b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  for i in 0..<m {
-    for j in 0..<n {
-      var sum: Double = 0
-      for p in 0..<k {
-        let av = transposeA ? a[p * lda + i] : a[i * lda + p]
-        let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
-        sum += Double(BFloat16.rounded(av)) * Double(BFloat16.rounded(bv))
-      }
-      c[i * ldc + j] = beta == 0 ? Float(sum) : Float(sum) + beta * c[i * ldc + j]
-    }
-  }
+  let aCount = transposeA ? (k - 1) * lda + m : (m - 1) * lda + k
+  let bCount = transposeB ? (n - 1) * ldb + k : (k - 1) * ldb + n
+  let roundedA = (0..<max(0, aCount)).map { BFloat16.rounded(a[$0]) }
+  let roundedB = (0..<max(0, bCount)).map { BFloat16.rounded(b[$0]) }
+  gemmReference(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: roundedA, lda: lda,
+    b: roundedB, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
